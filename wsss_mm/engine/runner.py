@@ -1,0 +1,74 @@
+"""A Runner that trains on CPU-only machines and reloads its checkpoints."""
+import os.path as osp
+from typing import Callable, Dict, Optional, Union
+
+import torch
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
+
+from wsss_mm.registry import RUNNERS
+from wsss_mm.utils.compat import (default_num_threads, init_cpu_distributed,
+                                  load_checkpoint_file, write_trust_record)
+
+
+@RUNNERS.register_module()
+class WSSSRunner(Runner):
+    """mmengine Runner with the compat shims of :mod:`wsss_mm.utils.compat`.
+
+    - ``launcher='pytorch'`` without CUDA: gloo process group and a DDP
+      wrapper without ``device_ids`` (mmengine 0.10.7 assumes CUDA).
+    - Checkpoints it saves get a trust record, so they resume (and load in
+      ``tools/test.py``) under torch >= 2.6; other files load with
+      ``weights_only=True``.
+
+    Configs select it with ``runner_type = 'WSSSRunner'``.
+    """
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        if self._launcher == 'pytorch' and not torch.cuda.is_available():
+            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
+            init_cpu_distributed(self._launcher, dist_cfg.get('timeout'))
+            # One process per core: avoid each rank spawning all threads.
+            import os
+            world = int(os.environ.get('WORLD_SIZE', 1))
+            if 'OMP_NUM_THREADS' not in os.environ:
+                torch.set_num_threads(default_num_threads(world))
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict],
+                   model: torch.nn.Module):
+        if self.distributed and model_wrapper_cfg is None:
+            model_wrapper_cfg = dict(
+                type='WSSSDistributedDataParallel',
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get(
+                    'find_unused_parameters', False))
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args,
+                        **kwargs) -> None:
+        super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        if self.rank == 0:
+            path = osp.join(out_dir, filename)
+            if osp.isfile(path):
+                write_trust_record(path)
+
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]):
+        if osp.isfile(filename):
+            checkpoint = load_checkpoint_file(filename, map_location)
+        else:  # URLs and other schemes: mmengine's loaders, weights only
+            checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint

@@ -1,0 +1,261 @@
+"""Shims for known problems of the pinned OpenMMLab stack.
+
+Each function covers one upstream problem, says which, and is a no-op where
+the problem does not exist. ``tests/test_utils/test_compat.py`` shows every
+problem with the shim off and its absence with the shim on.
+"""
+import hashlib
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+import types
+import warnings
+from typing import Callable, Optional, Union
+
+import torch
+
+_OPS_SHIM_NAME = 'mmcv.ops'
+
+
+def has_compiled_mmcv_ops() -> bool:
+    """Whether the compiled ``mmcv._ext`` extension (full mmcv) exists."""
+    try:
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _compiled_op_missing(name: str) -> Callable:
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError(
+            f'mmcv.ops.{name} is a compiled op and mmcv-lite has none. '
+            'Install full mmcv (built with CUDA) to use it, or pick a '
+            'pure-PyTorch alternative in the config.')
+
+    missing.__name__ = name
+    return missing
+
+
+def install_mmcv_ops_shim() -> bool:
+    """Register a stand-in ``mmcv.ops`` when mmcv has no compiled ops.
+
+    Upstream problem: mmseg 1.2.2 imports ``mmcv.ops`` unconditionally in
+    ``mmseg/utils/mask_classification.py``, ``models/decode_heads/san_head.py``
+    and ``models/losses/focal_loss.py``. With mmcv-lite (no ``mmcv._ext``)
+    that import fails, so ``import mmseg.models`` fails as a whole. The
+    stand-in exposes mmcv's pure-PyTorch ``point_sample`` and raises
+    ``ModuleNotFoundError`` for compiled ops, which mmseg already catches
+    for its optional ops (CrissCrossAttention, PSAMask, ...).
+
+    Returns:
+        bool: True if the stand-in was installed, False if full mmcv is
+        present or a ``mmcv.ops`` module was already imported.
+    """
+    if has_compiled_mmcv_ops() or _OPS_SHIM_NAME in sys.modules:
+        return False
+    import mmcv
+    spec = importlib.util.find_spec('mmcv')
+    point_sample_file = osp.join(
+        osp.dirname(spec.origin), 'ops', 'point_sample.py')
+    shim = types.ModuleType(_OPS_SHIM_NAME)
+    shim.__doc__ = 'wsss_mm stand-in for mmcv.ops without mmcv._ext.'
+    shim.__path__ = []  # a package: submodule imports fail cleanly
+    shim.WSSS_MM_SHIM = True
+    # point_sample.py only imports torch: load it as mmcv.ops.point_sample.
+    ps_spec = importlib.util.spec_from_file_location(
+        _OPS_SHIM_NAME + '.point_sample', point_sample_file)
+    ps_mod = importlib.util.module_from_spec(ps_spec)
+    ps_spec.loader.exec_module(ps_mod)
+    sys.modules[ps_spec.name] = ps_mod
+    shim.point_sample = ps_mod.point_sample
+    shim.bilinear_grid_sample = ps_mod.bilinear_grid_sample
+    # Imported by name at module level by mmseg's focal loss; only called on
+    # CUDA tensors, so a stand-in that raises when called is enough.
+    shim.sigmoid_focal_loss = _compiled_op_missing('sigmoid_focal_loss')
+
+    def __getattr__(name: str):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        raise ModuleNotFoundError(
+            f'mmcv.ops.{name} needs compiled mmcv ops (mmcv._ext), which '
+            'mmcv-lite does not have.', name=_OPS_SHIM_NAME)
+
+    shim.__getattr__ = __getattr__
+    sys.modules[_OPS_SHIM_NAME] = shim
+    mmcv.ops = shim
+    return True
+
+
+# ---------------------------------------------------------------------------
+# CPU-only distributed training (mmengine 0.10.7)
+# ---------------------------------------------------------------------------
+def init_cpu_distributed(launcher: str, timeout_s: Optional[int] = None
+                         ) -> bool:
+    """Initialise a gloo process group for a CPU-only machine.
+
+    Upstream problem: mmengine 0.10.7 ``_init_dist_pytorch`` calls
+    ``torch.cuda.set_device(local_rank)`` unconditionally, which raises on a
+    machine without a GPU, and defaults to the nccl backend. When the
+    process group already exists, the Runner skips its own ``init_dist``, so
+    initialising gloo here first is enough.
+
+    Args:
+        launcher (str): The runner's launcher ('none', 'pytorch', ...).
+        timeout_s (int, optional): Process group timeout in seconds.
+
+    Returns:
+        bool: True if this call created the process group.
+    """
+    import torch.distributed as dist
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return False
+    if not dist.is_available() or dist.is_initialized():
+        return False
+    kwargs = {}
+    if timeout_s is not None:
+        import datetime
+        kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
+    dist.init_process_group(backend='gloo', **kwargs)
+    return True
+
+
+def ddp_device_ids(module: torch.nn.Module,
+                   device_ids: Optional[list]) -> Optional[list]:
+    """``device_ids`` that DistributedDataParallel accepts for ``module``.
+
+    Upstream problem: mmengine's ``Runner.wrap_model`` always passes
+    ``device_ids=[LOCAL_RANK]``; torch rejects any ``device_ids`` for a
+    module on the CPU. CPU modules must get ``None``.
+    """
+    params = list(module.parameters())
+    if params and params[0].device.type == 'cpu':
+        return None
+    return device_ids
+
+
+# ---------------------------------------------------------------------------
+# Checkpoint loading under torch >= 2.6 (weights_only=True by default)
+# ---------------------------------------------------------------------------
+TRUST_RECORD_SUFFIX = '.wsss_mm.json'
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_trust_record(checkpoint_path: str) -> str:
+    """Record that this toolkit wrote ``checkpoint_path``.
+
+    The record (a JSON file beside the checkpoint with its sha256) is what
+    lets :func:`load_checkpoint_file` unpickle the file fully: mmengine
+    checkpoints hold ``HistoryBuffer``, numpy objects and
+    ``builtins.getattr``, which ``weights_only=True`` refuses.
+
+    Returns:
+        str: Path of the record.
+    """
+    record = checkpoint_path + TRUST_RECORD_SUFFIX
+    with open(record, 'w', encoding='utf-8') as f:
+        json.dump({'sha256': _sha256(checkpoint_path),
+                   'writer': 'wsss_mm'}, f)
+    return record
+
+
+def is_trusted_checkpoint(checkpoint_path: str) -> bool:
+    """Whether ``checkpoint_path`` carries a matching trust record."""
+    record = checkpoint_path + TRUST_RECORD_SUFFIX
+    if not (osp.isfile(checkpoint_path) and osp.isfile(record)):
+        return False
+    try:
+        with open(record, encoding='utf-8') as f:
+            expected = json.load(f).get('sha256')
+    except (OSError, ValueError):
+        return False
+    return expected == _sha256(checkpoint_path)
+
+
+def load_checkpoint_file(path: str,
+                         map_location: Union[str, Callable, None] = 'cpu'
+                         ) -> dict:
+    """Load a local checkpoint, fully only if this toolkit wrote it.
+
+    Upstream problem: torch >= 2.6 defaults to ``weights_only=True`` and
+    mmengine 0.10.7 checkpoints cannot load that way, so resume fails with
+    'Unsupported global: ... HistoryBuffer'. Checkpoints our runner wrote
+    (with a matching trust record) load with ``weights_only=False``; every
+    other file (pretrained weights, third-party ``load_from``) loads with
+    ``weights_only=True``. TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is never set.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        RuntimeError: an untrusted file holds objects other than tensors.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    trusted = is_trusted_checkpoint(path)
+    try:
+        return torch.load(path, map_location=map_location,
+                          weights_only=not trusted)
+    except Exception as e:  # torch raises UnpicklingError subclasses
+        if trusted or 'weights_only' not in str(e):
+            raise
+        raise RuntimeError(
+            f'{path} holds Python objects beyond tensors and was not '
+            f'written by this toolkit (no matching {TRUST_RECORD_SUFFIX} '
+            'record), so it is loaded with weights_only=True and refused. '
+            'If you trust the file, write a record for it with '
+            '`python -m wsss_mm.utils.trust_checkpoint FILE`, or save only '
+            'its state_dict.') from e
+
+
+# ---------------------------------------------------------------------------
+# Version ranges: warn, never assert at import time
+# ---------------------------------------------------------------------------
+VERIFIED_RANGES = {
+    'mmengine': ('0.10.0', '0.11.0'),
+    'mmcv': ('2.0.0', '2.2.0'),
+    'mmsegmentation': ('1.2.0', '1.3.0'),
+    'mmpretrain': ('1.2.0', '1.3.0'),
+}
+
+
+def check_versions(warn: bool = True) -> dict:
+    """Compare installed OpenMMLab versions with the verified ranges.
+
+    Returns:
+        dict: ``{package: (installed or None, ok)}``.
+    """
+    from importlib import metadata
+
+    from mmengine.utils import digit_version
+    result = {}
+    for pkg, (low, high) in VERIFIED_RANGES.items():
+        version = None
+        for dist_name in (pkg, pkg + '-lite', pkg + '-full'):
+            try:
+                version = metadata.version(dist_name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        ok = version is not None and (
+            digit_version(low) <= digit_version(version) < digit_version(high))
+        result[pkg] = (version, ok)
+        if warn and version is not None and not ok:
+            warnings.warn(
+                f'wsss_mm is verified with {pkg}>={low},<{high} but '
+                f'{version} is installed; run `python -m '
+                'wsss_mm.utils.collect_env` and see requirements/runtime.txt.')
+    return result
+
+
+def default_num_threads(world_size: int) -> int:
+    """Threads per process so that ranks do not oversubscribe the cores."""
+    cores = os.cpu_count() or 1
+    return max(1, cores // max(1, world_size))
