@@ -1,0 +1,3 @@
+from .vit import WSSSVisionTransformer
+
+__all__ = ['WSSSVisionTransformer']

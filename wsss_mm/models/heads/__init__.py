@@ -1,0 +1,7 @@
+from .patch_cls_head import PatchClassifierHead
+from .pooling import AdaptiveKPool, GlobalAvgPool, GlobalMaxPool, TopKPool
+
+__all__ = [
+    'PatchClassifierHead', 'GlobalMaxPool', 'GlobalAvgPool', 'TopKPool',
+    'AdaptiveKPool'
+]

@@ -1,0 +1,5 @@
+from .equivariance_loss import EquivarianceLoss
+from .mce_loss import MCELoss
+from .patch_contrast_loss import PatchContrastLoss
+
+__all__ = ['MCELoss', 'PatchContrastLoss', 'EquivarianceLoss']

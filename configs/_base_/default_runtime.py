@@ -1,0 +1,21 @@
+default_scope = 'wsss_mm'
+# Importing wsss_mm installs its compat shims and registers its parts, also
+# when the config is run by mmseg's own tools.
+custom_imports = dict(imports=['wsss_mm'], allow_failed_imports=False)
+# CPU-only gloo DDP, trusted reload of own checkpoints: wsss_mm/engine/runner.py
+runner_type = 'WSSSRunner'
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # nccl on GPUs; WSSSRunner switches to gloo when CUDA is absent.
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+
+tta_model = dict(type='SegTTAModel')

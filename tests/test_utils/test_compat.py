@@ -1,0 +1,156 @@
+"""Each shim: the upstream failure without it, and its absence with it."""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+from mmengine.logging import HistoryBuffer
+from mmengine.model import MMDistributedDataParallel
+
+from wsss_mm.engine import WSSSDistributedDataParallel
+from wsss_mm.utils import compat
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
+@pytest.mark.skipif(
+    compat.has_compiled_mmcv_ops(), reason='full mmcv: no shim needed')
+def test_mmseg_models_needs_ops_shim():
+    bare = _run_python('import mmseg.models')
+    assert bare.returncode != 0
+    assert "No module named 'mmcv._ext'" in bare.stderr
+    shimmed = _run_python(
+        'import wsss_mm, mmseg.models, mmcv.ops;'
+        'assert mmcv.ops.WSSS_MM_SHIM;'
+        'from mmseg.models.decode_heads import cc_head;'
+        'assert cc_head.CrissCrossAttention is None')
+    assert shimmed.returncode == 0, shimmed.stderr
+
+
+@pytest.mark.skipif(
+    compat.has_compiled_mmcv_ops(), reason='full mmcv: no shim needed')
+def test_ops_shim_point_sample_and_compiled_ops():
+    import mmcv.ops
+    feat = torch.arange(16.).reshape(1, 1, 4, 4)
+    # Relative coords of pixel centres (0.125 = first pixel centre).
+    points = torch.tensor([[[0.125, 0.125], [0.875, 0.375]]])
+    out = mmcv.ops.point_sample(feat, points, align_corners=False)
+    assert torch.allclose(out.flatten(), torch.tensor([0., 7.]))
+    with pytest.raises(ModuleNotFoundError, match='compiled'):
+        mmcv.ops.RoIAlign
+    with pytest.raises(ModuleNotFoundError, match='compiled op'):
+        mmcv.ops.sigmoid_focal_loss(torch.zeros(1), torch.zeros(1))
+
+
+@pytest.fixture
+def single_process_group(tmp_path):
+    if dist.is_initialized():
+        pytest.skip('a process group already exists')
+    dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path}/pg', rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def test_cpu_ddp_needs_device_ids_none(single_process_group):
+    module = torch.nn.Linear(3, 2)
+    with pytest.raises(ValueError, match='device_ids'):
+        MMDistributedDataParallel(module=module, device_ids=[0])
+    wrapped = WSSSDistributedDataParallel(module=module, device_ids=[0])
+    assert wrapped.device_ids is None
+    x = torch.randn(4, 3)
+    assert torch.allclose(wrapped(x), module(x))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU machine')
+def test_mmengine_init_dist_fails_on_cpu_and_shim_inits_gloo():
+    env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()))
+    code_bare = ('from mmengine.dist import init_dist;'
+                 "init_dist('pytorch', backend='gloo')")
+    bare = subprocess.run([sys.executable, '-c', code_bare], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert bare.returncode != 0
+    code_shim = ('import torch.distributed as d;'
+                 'from wsss_mm.utils.compat import init_cpu_distributed;'
+                 "assert init_cpu_distributed('pytorch');"
+                 "assert d.get_backend() == 'gloo';"
+                 "assert not init_cpu_distributed('pytorch')")
+    shim = subprocess.run([sys.executable, '-c', code_shim], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert shim.returncode == 0, shim.stderr
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _mmengine_like_checkpoint(path):
+    buf = HistoryBuffer()
+    buf.update(1.5)
+    torch.save(
+        {
+            'meta': {'iter': 3, 'seed': np.int64(7)},
+            'state_dict': {'w': torch.ones(2)},
+            'message_hub': {'log_scalars': {'loss': buf}},
+        }, path)
+
+
+def test_checkpoint_trust(tmp_path):
+    path = str(tmp_path / 'iter_3.pth')
+    _mmengine_like_checkpoint(path)
+    # The upstream failure: torch >= 2.6 loads weights only by default.
+    with pytest.raises(Exception, match='weights_only|Unsupported global'):
+        torch.load(path)
+    with pytest.raises(RuntimeError, match='not written by this toolkit'):
+        compat.load_checkpoint_file(path)
+    compat.write_trust_record(path)
+    ckpt = compat.load_checkpoint_file(path)
+    assert ckpt['meta']['iter'] == 3
+    assert isinstance(ckpt['message_hub']['log_scalars']['loss'],
+                      HistoryBuffer)
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+    # A changed file no longer matches its record: weights-only again.
+    _mmengine_like_checkpoint(path)
+    with open(path, 'ab') as f:
+        f.write(b'\0')
+    assert not compat.is_trusted_checkpoint(path)
+
+
+def test_plain_weights_load_without_record(tmp_path):
+    path = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': {'w': torch.arange(3.)}}, path)
+    ckpt = compat.load_checkpoint_file(path)
+    assert torch.equal(ckpt['state_dict']['w'], torch.arange(3.))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        compat.load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+def test_version_mismatch_warns_not_raises(monkeypatch):
+    monkeypatch.setitem(compat.VERIFIED_RANGES, 'mmengine',
+                        ('99.0.0', '100.0.0'))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        result = compat.check_versions(warn=True)
+    assert result['mmengine'][1] is False
+    assert any('mmengine' in str(w.message) for w in caught)
+    ok = compat.check_versions(warn=False)
+    assert ok['mmsegmentation'][1] is True
+
+
+def test_default_num_threads():
+    cores = os.cpu_count()
+    assert compat.default_num_threads(1) == cores
+    assert compat.default_num_threads(cores * 4) == 1

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up the environment (idempotent) and run the test suite.
+# Extra arguments go to pytest, e.g. `bash tools/run_tests.sh -k adaptive`.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/setup_env.sh" || exit 1
+# shellcheck disable=SC1091
+. "${WSSS_VENV:-$ROOT/.venv}/bin/activate"
+cd "$ROOT"
+python -m pytest tests -q -rs "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+    echo "[tests] pytest collected no tests: failing on purpose" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,270 @@
+"""Single-stage WSSS segmentor built on a ViT patch classifier.
+
+ViT-PCM and APC are both this segmentor with different parts: pooling
+(global max vs adaptive-K), the patch contrastive loss, the HV-BiLSTM neck
+and an optional equivariance loss. The decode head (any mmseg decode head,
+SegFormer's MLP head by default) learns from patch-to-pixel pseudo-labels
+made on the fly from the patch classifier, so training needs image-level
+labels only.
+"""
+import random
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.structures import SegDataSample
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
+from torch import Tensor
+
+from wsss_mm.models.utils import patch_to_pixel_labels
+from wsss_mm.registry import MODELS
+
+# Affine views for the equivariance loss, each self-contained on [.., h, w].
+_VIEW_TRANSFORMS = {
+    'hflip': lambda x: torch.flip(x, dims=(-1, )),
+    'vflip': lambda x: torch.flip(x, dims=(-2, )),
+    'rot90': lambda x: torch.rot90(x, k=1, dims=(-2, -1)),
+}
+
+
+def stack_image_labels(data_samples: SampleList) -> Tensor:
+    """Stack ``gt_image_labels`` of a batch into ``[B, C]``.
+
+    Raises:
+        KeyError: a sample carries no image-level labels.
+    """
+    labels = []
+    for sample in data_samples:
+        if 'gt_image_labels' not in sample:
+            raise KeyError(
+                'data sample has no gt_image_labels: add '
+                "dict(type='LoadImageLevelLabels') before "
+                "dict(type='PackWSSSInputs') in the pipeline "
+                f"(image: {sample.metainfo.get('img_path')})")
+        labels.append(sample.gt_image_labels)
+    return torch.stack(labels).float()
+
+
+@MODELS.register_module()
+class PatchClassifierSegmentor(BaseSegmentor):
+    """ViT patch classifier + decoder trained from image-level labels.
+
+    Args:
+        backbone (dict): Backbone returning a tuple of ``[B, C, h, w]``
+            feature maps (e.g. ``WSSSVisionTransformer`` with
+            ``out_type='featmap'``); the last one feeds the classifier.
+        cls_head (dict): ``PatchClassifierHead`` config.
+        decode_head (dict, optional): mmseg decode head fusing all backbone
+            levels, supervised by patch-to-pixel pseudo-labels. Its
+            ``loss_decode.loss_weight`` is the segmentation loss weight.
+        neck (dict, optional): Refines the classifier's patch embeddings
+            (``HVBiLSTM`` in ViT-PCM/APC).
+        equivariance (dict, optional): ``dict(loss=dict(type=
+            'EquivarianceLoss', loss_weight=w), transforms=('hflip',
+            'rot90'))``: a second view of the batch under one randomly
+            chosen transform and ViT-PCM's equivariance loss.
+        pseudo_label_cfg (dict, optional): ``ignore_thr`` (patches whose
+            best allowed score is below it are ignored by the decoder).
+        infer_from (str): 'decoder' or 'classifier'.
+        cls_thr (float): With ``infer_from='classifier'`` and no ground
+            truth image labels, classes whose pooled score exceeds it are
+            kept.
+        use_gt_image_labels (bool): At inference from the classifier,
+            restrict patches to the sample's ``gt_image_labels`` when
+            present (pseudo-mask generation on the train split).
+        data_preprocessor (dict, optional): mmseg data preprocessor.
+        train_cfg, test_cfg (dict, optional): Passed to the decode head.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 cls_head: ConfigType,
+                 decode_head: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 equivariance: OptConfigType = None,
+                 pseudo_label_cfg: OptConfigType = None,
+                 infer_from: str = 'decoder',
+                 cls_thr: float = 0.5,
+                 use_gt_image_labels: bool = True,
+                 data_preprocessor: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if infer_from not in ('decoder', 'classifier'):
+            raise ValueError("infer_from must be 'decoder' or 'classifier', "
+                             f'got {infer_from!r}')
+        if infer_from == 'decoder' and decode_head is None:
+            raise ValueError("infer_from='decoder' needs a decode_head")
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self.cls_head = MODELS.build(cls_head)
+        if decode_head is not None:
+            self.decode_head = MODELS.build(decode_head)
+            self.align_corners = self.decode_head.align_corners
+            self.num_classes = self.decode_head.num_classes
+            if self.num_classes != self.cls_head.num_classes:
+                raise ValueError(
+                    f'decode_head.num_classes ({self.num_classes}) != '
+                    f'cls_head.num_classes ({self.cls_head.num_classes})')
+        else:
+            self.align_corners = False
+            self.num_classes = self.cls_head.num_classes
+        self.out_channels = self.num_classes
+        self.equivariance = None
+        if equivariance is not None:
+            transforms = tuple(equivariance.get('transforms', ('hflip', )))
+            unknown = set(transforms) - set(_VIEW_TRANSFORMS)
+            if unknown:
+                raise ValueError(f'unknown equivariance transforms {unknown};'
+                                 f' choose from {sorted(_VIEW_TRANSFORMS)}')
+            self.eq_transforms = transforms
+            self.equivariance = MODELS.build(equivariance['loss'])
+        self.pseudo_label_cfg = dict(pseudo_label_cfg or {})
+        self.infer_from = infer_from
+        self.cls_thr = cls_thr
+        self.use_gt_image_labels = use_gt_image_labels
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+    # ------------------------------------------------------------------
+    # features
+    # ------------------------------------------------------------------
+    def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        """Multi-level backbone feature maps."""
+        feats = self.backbone(inputs)
+        return tuple(feats)
+
+    def classifier_feat(self, feats: Tuple[Tensor, ...]) -> Tensor:
+        """Patch embeddings of the classifier (last level, refined)."""
+        x = feats[-1]
+        return self.neck(x) if self.with_neck else x
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
+        """Losses from image-level labels only.
+
+        Raises:
+            ValueError: a training sample carries pixel ground truth (the
+                pipeline leaks masks into weak supervision).
+        """
+        for sample in data_samples:
+            if 'gt_sem_seg' in sample:
+                raise ValueError(
+                    'pixel ground truth (gt_sem_seg) reached a weakly '
+                    'supervised training step; remove LoadAnnotations from '
+                    f"the train pipeline ({sample.metainfo.get('img_path')})")
+        image_labels = stack_image_labels(data_samples).to(inputs.device)
+        feats = self.extract_feat(inputs)
+        cls_feat = self.classifier_feat(feats)
+        losses, probs = self.cls_head.loss(cls_feat, image_labels)
+
+        if self.with_decode_head:
+            pseudo = patch_to_pixel_labels(
+                probs.detach(), image_labels, tuple(inputs.shape[-2:]),
+                ignore_thr=self.pseudo_label_cfg.get('ignore_thr'))
+            pseudo_samples = self._pseudo_samples(pseudo, data_samples)
+            seg_losses = self.decode_head.loss(feats, pseudo_samples,
+                                               self.train_cfg)
+            losses.update({f'decode.{k}': v for k, v in seg_losses.items()})
+
+        if self.equivariance is not None:
+            transform = _VIEW_TRANSFORMS[random.choice(self.eq_transforms)]
+            feats2 = self.extract_feat(transform(inputs))
+            probs2 = self.cls_head(self.classifier_feat(feats2))
+            losses[self.equivariance.loss_name] = self.equivariance(
+                probs, probs2, image_labels, transform)
+        return losses
+
+    @staticmethod
+    def _pseudo_samples(pseudo: Tensor,
+                        data_samples: SampleList) -> SampleList:
+        samples = []
+        for label, sample in zip(pseudo, data_samples):
+            new = SegDataSample(metainfo=sample.metainfo)
+            new.gt_sem_seg = PixelData(data=label[None])
+            samples.append(new)
+        return samples
+
+    # ------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Decoder logits resized to the input size."""
+        feats = self.extract_feat(inputs)
+        return self.decode_head.predict(feats, batch_img_metas,
+                                        self.test_cfg)
+
+    def classifier_scores(
+            self,
+            inputs: Tensor,
+            image_labels: Optional[Tensor] = None) -> Tensor:
+        """Patch-classifier class maps at the input size.
+
+        Args:
+            inputs (Tensor): Images ``[B, 3, H, W]``.
+            image_labels (Tensor, optional): ``[B, C]`` multi-hot labels to
+                restrict to; None predicts them from the pooled scores
+                (``cls_thr``).
+
+        Returns:
+            Tensor: ``[B, C, H, W]`` probabilities, zero for excluded
+            classes.
+        """
+        feats = self.extract_feat(inputs)
+        probs = self.cls_head(self.classifier_feat(feats))
+        if image_labels is None:
+            image_labels = (self.cls_head.pool(probs) > self.cls_thr).float()
+        probs = probs * image_labels[:, :, None, None]
+        return F.interpolate(
+            probs, size=inputs.shape[-2:], mode='bilinear',
+            align_corners=False)
+
+    def _labels_for_inference(
+            self, data_samples: OptSampleList) -> Optional[Tensor]:
+        if (not self.use_gt_image_labels or not data_samples
+                or any('gt_image_labels' not in s for s in data_samples)):
+            return None
+        return stack_image_labels(data_samples)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """Predict segmentation as :class:`SegDataSample` (mmseg metrics and
+        visualisers use them unchanged)."""
+        if data_samples is not None:
+            batch_img_metas = [s.metainfo for s in data_samples]
+        else:
+            batch_img_metas = [
+                dict(
+                    ori_shape=inputs.shape[2:],
+                    img_shape=inputs.shape[2:],
+                    pad_shape=inputs.shape[2:],
+                    padding_size=[0, 0, 0, 0])
+            ] * inputs.shape[0]
+        if self.infer_from == 'decoder':
+            seg_logits = self.encode_decode(inputs, batch_img_metas)
+        else:
+            labels = self._labels_for_inference(data_samples)
+            if labels is not None:
+                labels = labels.to(inputs.device)
+            seg_logits = self.classifier_scores(inputs, labels)
+        return self.postprocess_result(seg_logits, data_samples)
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptSampleList = None) -> Tensor:
+        """Raw decoder logits (``mode='tensor'``)."""
+        feats = self.extract_feat(inputs)
+        if self.with_decode_head:
+            return self.decode_head.forward(feats)
+        return self.cls_head(self.classifier_feat(feats))
