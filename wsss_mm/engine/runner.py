@@ -37,6 +37,16 @@ class WSSSRunner(Runner):
                 torch.set_num_threads(default_num_threads(world))
         super().setup_env(env_cfg)
 
+    def train(self) -> torch.nn.Module:
+        # Says which backend and how many ranks really run (checked in CI).
+        if self.distributed:
+            import torch.distributed as dist
+            self.logger.info(
+                f'distributed: backend={dist.get_backend()}, '
+                f'world_size={self.world_size}, '
+                f'threads_per_rank={torch.get_num_threads()}')
+        return super().train()
+
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
         if self.distributed and model_wrapper_cfg is None:

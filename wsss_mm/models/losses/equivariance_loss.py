@@ -25,8 +25,8 @@ class EquivarianceLoss(nn.Module):
         self._loss_name = loss_name
 
     def forward(self, pred_view1: Tensor, pred_view2: Tensor,
-                image_labels: Tensor,
-                transform: Callable[[Tensor], Tensor]) -> Tensor:
+                image_labels: Tensor, transform: Callable[[Tensor],
+                                                          Tensor]) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -39,8 +39,8 @@ class EquivarianceLoss(nn.Module):
         Returns:
             Tensor: Scalar weighted loss.
         """
-        return self.loss_weight * equivariance_loss(
-            pred_view1, pred_view2, image_labels, transform)
+        return self.loss_weight * equivariance_loss(pred_view1, pred_view2,
+                                                    image_labels, transform)
 
     @property
     def loss_name(self) -> str:

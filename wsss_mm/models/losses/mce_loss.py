@@ -47,8 +47,8 @@ class MCELoss(nn.Module):
                 f'{tuple(labels.shape)} must have the same shape')
         probs = pooled_scores.clamp(self.eps, 1 - self.eps)
         labels = labels.to(probs.dtype)
-        bce = -(labels * torch.log(probs) +
-                (1 - labels) * torch.log(1 - probs))
+        bce = -(
+            labels * torch.log(probs) + (1 - labels) * torch.log(1 - probs))
         return self.loss_weight * bce.mean()
 
     @property

@@ -39,11 +39,9 @@ class HVBiLSTM(BaseModule):
         self.out_channels = 4 * hidden_channels
         self.dropout = nn.Dropout(dropout)
         self.row_lstm = nn.LSTM(
-            in_channels, hidden_channels, batch_first=True,
-            bidirectional=True)
+            in_channels, hidden_channels, batch_first=True, bidirectional=True)
         self.col_lstm = nn.LSTM(
-            in_channels, hidden_channels, batch_first=True,
-            bidirectional=True)
+            in_channels, hidden_channels, batch_first=True, bidirectional=True)
 
     def forward(self, inputs: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         """Refine the patch grid.
@@ -66,8 +64,7 @@ class HVBiLSTM(BaseModule):
         # Every row (column) is an independent sequence in one LSTM batch.
         rows, _ = self.row_lstm(grid.reshape(B * h, w, D))
         rows = rows.reshape(B, h, w, -1)
-        cols, _ = self.col_lstm(
-            grid.transpose(1, 2).reshape(B * w, h, D))
+        cols, _ = self.col_lstm(grid.transpose(1, 2).reshape(B * w, h, D))
         cols = cols.reshape(B, w, h, -1).transpose(1, 2)
         out = torch.cat([rows, cols], dim=-1)  # [B, h, w, 4 * hidden]
         return out.permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,93 @@
+"""Training throughput of the demo with 1 process vs 2 processes on CPU.
+
+Usage (from the repo root, venv active)::
+
+    python benchmarks/ddp_cpu.py [--iters 60] [--batch 8]
+
+Runs ``tools/train.py`` (1 process, all cores' threads) and
+``tools/dist_train.sh CONFIG 2`` (2 processes over gloo, cores split
+between them) on the generated demo data with the same per-process batch,
+reads the per-iteration times mmengine logs, drops the first 10 iterations
+(start-up, allocator warm-up) and reports images per second.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = 'configs/demo/wsss_demo_cpu.py'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(nproc: int, iters: int, batch: int, data_root: str,
+        work_dir: str) -> float:
+    """Train and return images per second over the steady iterations."""
+    opts = [
+        '--work-dir', work_dir, '--cfg-options',
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters*10}',
+        f'train_dataloader.batch_size={batch}',
+        'default_hooks.logger.interval=1',
+        f'default_hooks.checkpoint.interval={iters * 10}',
+        'default_hooks.checkpoint.save_last=False'
+    ]
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    if nproc == 1:
+        cmd = [sys.executable, 'tools/train.py', CONFIG] + opts
+    else:
+        cmd = ['bash', 'tools/dist_train.sh', CONFIG, str(nproc)] + opts
+        env['OMP_NUM_THREADS'] = str(max(1, os.cpu_count() // nproc))
+    subprocess.run(cmd, cwd=REPO, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    times = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                   'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'time' in rec and rec.get('iter', 0) > 10:
+                    times.append(rec['time'])
+    if not times:
+        raise RuntimeError(f'no iteration times logged in {work_dir}')
+    return batch * nproc / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--iters', type=int, default=60)
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--data-root', default='data/demo_shapes')
+    args = parser.parse_args()
+    data_root = osp.join(REPO, args.data_root)
+    subprocess.run([
+        sys.executable, 'tools/dataset_converters/make_demo_data.py',
+        '--out', data_root
+    ], cwd=REPO, check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        one = run(1, args.iters, args.batch, data_root,
+                  osp.join(tmp, 'p1'))
+        two = run(2, args.iters, args.batch, data_root,
+                  osp.join(tmp, 'p2'))
+    print(f'cores: {os.cpu_count()}, per-process batch: {args.batch}, '
+          f'iterations: {args.iters} (first 10 dropped)')
+    print(f'1 process : {one:.1f} images/s')
+    print(f'2 processes: {two:.1f} images/s')
+    print(f'speed-up: {two / one:.2f}x (target >= 1.6x)')
+
+
+if __name__ == '__main__':
+    main()
