@@ -19,6 +19,6 @@ if [ "$NPROC" -gt 1 ]; then
 else
     python tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
 fi
-python tools/test.py "$CONFIG" "$WORK_DIR/iter_400.pth" \
+python tools/test.py "$CONFIG" "$WORK_DIR/iter_800.pth" \
     --work-dir "$WORK_DIR/test" --show-dir "$WORK_DIR/vis"
 echo "[demo] metrics: $WORK_DIR/test/*/*.json; visualisations: $WORK_DIR/vis"

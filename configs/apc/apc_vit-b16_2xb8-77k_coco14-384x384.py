@@ -1,0 +1,24 @@
+# APC on MS COCO 2014 (82,081 train images, 81 classes with background).
+# Same recipe as VOC; 16 images a step -> 5,130 iterations an epoch; the
+# paper reports convergence within about 15 epochs.
+_base_ = [
+    '../_base_/models/apc_vit-b16.py', '../_base_/datasets/coco14.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_adam.py'
+]
+num_classes = 81
+iters_per_epoch = 5130
+max_iters = iters_per_epoch * 15
+model = dict(
+    cls_head=dict(num_classes=num_classes),
+    decode_head=dict(num_classes=num_classes))
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        milestones=[iters_per_epoch * 2],
+        gamma=0.1,
+        begin=0,
+        end=max_iters)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=iters_per_epoch * 3)
+default_hooks = dict(checkpoint=dict(interval=iters_per_epoch * 3))

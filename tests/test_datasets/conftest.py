@@ -1,0 +1,39 @@
+"""Fixtures of the dataset tests: label cache, tiny datasets."""
+import os.path as osp
+import sys
+
+import pytest
+
+if osp.dirname(osp.abspath(__file__)) not in sys.path:  # any import mode
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from dataset_test_utils import load_tool, shared_or_skip  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _label_cache(tmp_path, monkeypatch):
+    """Never write label caches to the real home directory."""
+    cache = tmp_path / 'label_cache'
+    monkeypatch.setenv('WSSS_MM_CACHE', str(cache))
+    return cache
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """A small generated demo-shapes dataset (16 train, 8 val, 64 px)."""
+    from wsss_mm.datasets import generate_demo_dataset
+    root = str(tmp_path_factory.mktemp('demo_shapes'))
+    generate_demo_dataset(root, num_train=16, num_val=8, size=64, seed=3)
+    return root
+
+
+@pytest.fixture(scope='session')
+def minicoco_root(tmp_path_factory):
+    """minicoco converted to class-id masks in a temporary folder."""
+    src = shared_or_skip('minicoco')
+    conv = load_tool('coco14_instances_to_masks')
+    out = str(tmp_path_factory.mktemp('minicoco_masks'))
+    for split in ('train', 'val'):
+        conv.convert(
+            osp.join(src, 'labels', split + '.json'), osp.join(src, 'images'),
+            out)
+    return out

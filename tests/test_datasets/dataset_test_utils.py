@@ -1,0 +1,62 @@
+"""Helpers of the dataset tests (a plain module: importable by name)."""
+import importlib.util
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(HERE))
+SHARED_DATA = os.environ.get('WSSS_SHARED_DATA',
+                             osp.join(REPO_ROOT, '..', 'shared', 'data'))
+TOOLS = osp.join(REPO_ROOT, 'tools', 'dataset_converters')
+
+
+def shared_or_skip(*parts: str) -> str:
+    """Path under ../shared/data, or skip (usable in any fixture scope)."""
+    path = osp.join(SHARED_DATA, *parts)
+    if not osp.exists(path):
+        pytest.skip(f'shared data not found: {path} (set WSSS_SHARED_DATA)')
+    return path
+
+
+def load_tool(name: str):
+    """Import ``tools/dataset_converters/NAME.py`` as a module."""
+    mod_name = f'_wsss_tool_{name}'
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(
+        mod_name, osp.join(TOOLS, name + '.py'))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_tiny_voc(root,
+                   masks: dict,
+                   list_name: str = 'train.txt',
+                   palette: bool = True,
+                   missing_images=()) -> str:
+    """A VOC-layout folder with one small image per mask."""
+    img_dir = osp.join(root, 'JPEGImages')
+    seg_dir = osp.join(root, 'SegmentationClass')
+    list_dir = osp.join(root, 'ImageSets', 'Segmentation')
+    for d in (img_dir, seg_dir, list_dir):
+        os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, mask in masks.items():
+        mask = np.asarray(mask, np.uint8)
+        if name not in missing_images:
+            img = rng.integers(0, 255, mask.shape + (3, ), dtype=np.uint8)
+            Image.fromarray(img).save(osp.join(img_dir, name + '.jpg'))
+        png = Image.fromarray(mask)
+        if palette:
+            png.putpalette([v for i in range(256) for v in (i, 0, 255 - i)])
+        png.save(osp.join(seg_dir, name + '.png'))
+    with open(osp.join(list_dir, list_name), 'w') as f:
+        f.write(''.join(n + '\n' for n in masks))
+    return str(root)

@@ -1,0 +1,484 @@
+"""Base class and helpers for datasets with image-level labels.
+
+Every wsss_mm dataset yields data info dicts that carry, besides what mmseg's
+:class:`~mmseg.datasets.BaseSegDataset` puts there:
+
+- ``img_labels``: sorted list of int class ids present in the image,
+  excluding background (id 0 when ``with_background``) and ignore (255);
+- ``num_classes``: ``len(metainfo['classes'])``;
+- ``with_background``: whether class 0 is a background class.
+
+Image-level labels come from a label file (JSON ``{image_name: [ids]}``) when
+one is given and exists, else they are derived from the segmentation masks
+(unique ids minus background and ignore) and cached, so that the masks are
+read only once. The pixel masks are never put into training samples: train
+pipelines do not load them.
+"""
+import hashlib
+import json
+import logging
+import os
+import os.path as osp
+import warnings
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import mmengine
+import numpy as np
+from mmengine.logging import print_log
+from mmseg.datasets import BaseSegDataset
+from PIL import Image
+
+from wsss_mm.registry import DATASETS
+
+CACHE_ENV = 'WSSS_MM_CACHE'
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> str:
+    """Directory of the image-label caches.
+
+    ``$WSSS_MM_CACHE`` when set, else ``~/.cache/wsss_mm``.
+    """
+    return os.environ.get(CACHE_ENV) or osp.join(
+        osp.expanduser('~'), '.cache', 'wsss_mm')
+
+
+def read_index_mask(path: str) -> np.ndarray:
+    """Read a class-id mask as a 2-D uint8 array of ids.
+
+    Palette PNGs (mode ``P``, e.g. VOC ``SegmentationClass``) are read as
+    index images, not converted to colours.
+
+    Args:
+        path (str): Path of the mask.
+
+    Returns:
+        np.ndarray: ``(H, W)`` array of class ids.
+
+    Raises:
+        FileNotFoundError: The mask does not exist.
+        ValueError: The file cannot be decoded or is a colour image.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'segmentation mask not found: {path}')
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            arr = np.array(img)
+    except Exception as e:  # PIL raises several types on corrupt files
+        raise ValueError(f'cannot read segmentation mask {path}: {e}') from e
+    if mode not in ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
+        raise ValueError(
+            f'segmentation mask {path} has image mode {mode!r}; expected an '
+            'index image of class ids (palette "P" or grayscale "L"), not a '
+            'colour-coded mask. Convert it with the dataset converters in '
+            'tools/dataset_converters/.')
+    if arr.ndim != 2:
+        raise ValueError(
+            f'segmentation mask {path} has shape {arr.shape}; expected a '
+            '2-D array of class ids')
+    return arr
+
+
+def labels_from_mask(mask: np.ndarray,
+                     num_classes: int,
+                     with_background: bool = True,
+                     ignore_index: int = 255,
+                     path: str = '<array>',
+                     label_map: Optional[Dict[int, int]] = None) -> List[int]:
+    """Image-level labels of one class-id mask.
+
+    Args:
+        mask (np.ndarray): Class-id mask.
+        num_classes (int): Number of classes, background included.
+        with_background (bool): Drop id 0 (background).
+        ignore_index (int): Id to drop (not a class).
+        path (str): File name used in error messages.
+        label_map (dict, optional): Old id -> new id mapping applied first
+            (mmseg's ``label_map`` for class subsets).
+
+    Returns:
+        list[int]: Sorted present class ids.
+
+    Raises:
+        ValueError: The mask holds an id ``>= num_classes`` that is not
+            ``ignore_index``.
+    """
+    ids = np.flatnonzero(np.bincount(mask.ravel().astype(np.int64)))
+    if label_map:
+        ids = np.unique([label_map.get(int(i), int(i)) for i in ids])
+    bad = [int(i) for i in ids if i >= num_classes and i != ignore_index]
+    if bad:
+        raise ValueError(
+            f'mask {path} holds class id(s) {bad} out of range: the dataset '
+            f'has {num_classes} classes (ids 0..{num_classes - 1}) and '
+            f'ignore id {ignore_index}. Check that the mask is an index '
+            'image of this dataset.')
+    return [
+        int(i) for i in ids
+        if i != ignore_index and not (with_background and i == 0)
+    ]
+
+
+def _check_label_ids(labels: Dict[str, List[int]], num_classes: int,
+                     ignore_index: int, source: str) -> None:
+    for name, ids in labels.items():
+        bad = [
+            i for i in ids
+            if not 0 <= int(i) < num_classes and int(i) != ignore_index
+        ]
+        if bad:
+            raise ValueError(
+                f'{source}: image {name!r} has class id(s) {bad} out of '
+                f'range 0..{num_classes - 1}')
+
+
+def _dump_json(obj, path: str) -> None:
+    """Write JSON atomically (write to a temporary file, then rename)."""
+    mmengine.mkdir_or_exist(osp.dirname(osp.abspath(path)))
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+@DATASETS.register_module()
+class BaseWSSSDataset(BaseSegDataset):
+    """Segmentation dataset with image-level labels for WSSS.
+
+    Subclasses set ``METAINFO`` (``classes``, ``palette``,
+    ``with_background``) and the class attribute ``with_background``. The
+    data list is read from ``ann_file`` (one image name per line); each data
+    info carries ``img_labels``, ``num_classes`` and ``with_background``
+    (see the module docstring).
+
+    Image-level labels: read from ``label_file`` if it is given and exists
+    (JSON ``{image_name: [class ids]}``; names missing from it are derived
+    from the masks, with a warning). Otherwise they are derived from the
+    masks in ``data_prefix['seg_map_path']`` and cached: to ``label_file``
+    when given, else to
+    ``$WSSS_MM_CACHE/labels-<sha1(abs mask dir + abs ann_file)>.json``
+    (``~/.cache/wsss_mm`` by default). The automatic cache stores the image
+    names, mask directory and number of classes, and is re-derived when
+    they differ from the current dataset, so it is never silently stale.
+
+    Images without foreground labels: in training (``test_mode=False``),
+    images whose ``img_labels`` are empty are dropped when the dataset is
+    built, with a warning giving their number, because the WSSS protocol
+    has no supervision for them and :class:`LoadImageLevelLabels` would
+    reject them. In ``test_mode`` they are kept (evaluation needs every
+    image). ``drop_empty`` overrides this.
+
+    Bad input raises errors that name the file: a missing ``data_root``
+    (FileNotFoundError that names the converter to run), a missing list
+    file, list entries whose image does not exist, masks with class ids
+    out of range.
+
+    Args:
+        ann_file (str): List of image names, relative to ``data_root``.
+        label_file (str, optional): JSON of image-level labels, relative to
+            ``data_root`` unless absolute. Defaults to None.
+        drop_empty (bool, optional): Drop images without foreground labels.
+            Defaults to None (``not test_mode``).
+        check_files (bool): Check that every listed image exists.
+            Defaults to True.
+        converter_hint (str, optional): Text naming the converter, used in
+            the error for a missing ``data_root``.
+        **kwargs: Passed to :class:`~mmseg.datasets.BaseSegDataset`.
+    """
+    METAINFO: dict = dict(with_background=True)
+    with_background: bool = True
+    converter_hint: str = 'see tools/dataset_converters/'
+
+    def __init__(self,
+                 ann_file: str = '',
+                 label_file: Optional[str] = None,
+                 drop_empty: Optional[bool] = None,
+                 check_files: bool = True,
+                 converter_hint: Optional[str] = None,
+                 metainfo: Optional[dict] = None,
+                 data_root: Optional[str] = None,
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        if converter_hint is not None:
+            self.converter_hint = converter_hint
+        if metainfo is not None and 'with_background' in metainfo:
+            self.with_background = bool(metainfo['with_background'])
+        if data_root is not None and not osp.isdir(data_root):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: data_root {data_root!r} does not '
+                f'exist (absolute: {osp.abspath(data_root)}). Prepare the '
+                f'dataset first ({self.converter_hint}) or set data_root, '
+                'e.g. `--cfg-options train_dataloader.dataset.data_root=...`.')
+        self.label_file = label_file
+        self.drop_empty = (not test_mode) if drop_empty is None \
+            else drop_empty
+        self.check_files = check_files
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            test_mode=test_mode,
+            **kwargs)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
+        meta = super()._load_metainfo(metainfo)
+        meta.setdefault('with_background', cls.with_background)
+        meta['with_background'] = bool(meta['with_background'])
+        return meta
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, background included when present."""
+        return len(self._metainfo['classes'])
+
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        if self.label_file and self.data_root and \
+                not osp.isabs(self.label_file):
+            self.label_file = osp.join(self.data_root, self.label_file)
+
+    # ------------------------------------------------------------------
+    # data list
+    # ------------------------------------------------------------------
+    def read_names(self) -> List[str]:
+        """Image names listed in ``ann_file``.
+
+        Raises:
+            FileNotFoundError: ``ann_file`` does not exist.
+        """
+        if not self.ann_file or not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: image list {self.ann_file!r} not '
+                f'found in data_root {self.data_root!r} '
+                f'({self.converter_hint}).')
+        names = [
+            line.strip() for line in mmengine.list_from_file(
+                self.ann_file, backend_args=self.backend_args)
+        ]
+        return [n for n in names if n]
+
+    def _check_images_exist(self, img_paths: Sequence[str]) -> None:
+        if not self.check_files:
+            return
+        missing = [p for p in img_paths if not osp.isfile(p)]
+        if missing:
+            shown = ', '.join(missing[:5])
+            raise FileNotFoundError(
+                f'{type(self).__name__}: {len(missing)} image(s) listed in '
+                f'{self.ann_file} do not exist, e.g. {shown}')
+
+    def load_data_list(self) -> List[dict]:
+        """Build data infos from ``ann_file`` with image-level labels."""
+        names = self.read_names()
+        img_dir = self.data_prefix.get('img_path', '') or ''
+        ann_dir = self.data_prefix.get('seg_map_path', None)
+        img_paths = [osp.join(img_dir, n + self.img_suffix) for n in names]
+        self._check_images_exist(img_paths)
+        mask_paths = None
+        if ann_dir:
+            mask_paths = [
+                osp.join(ann_dir, n + self.seg_map_suffix) for n in names
+            ]
+        labels = self.load_image_labels(names, mask_paths)
+        data_list = []
+        for i, name in enumerate(names):
+            info = dict(
+                img_path=img_paths[i],
+                img_name=name,
+                label_map=self.label_map,
+                reduce_zero_label=self.reduce_zero_label,
+                seg_fields=[])
+            if mask_paths is not None:
+                info['seg_map_path'] = mask_paths[i]
+            info.update(self._label_fields(labels[name]))
+            data_list.append(info)
+        return data_list
+
+    def _label_fields(self, img_labels: Iterable[int]) -> dict:
+        return dict(
+            img_labels=sorted(int(i) for i in img_labels),
+            num_classes=self.num_classes,
+            with_background=self.with_background)
+
+    def filter_data(self) -> List[dict]:
+        """Drop images without foreground labels when ``drop_empty``."""
+        data_list = super().filter_data()
+        if not self.drop_empty:
+            return data_list
+        kept = [d for d in data_list if d['img_labels']]
+        dropped = len(data_list) - len(kept)
+        if dropped:
+            examples = [
+                d.get('img_name', d['img_path']) for d in data_list
+                if not d['img_labels']
+            ][:3]
+            print_log(
+                f'{type(self).__name__}: dropped {dropped} of '
+                f'{len(data_list)} images without foreground image-level '
+                f'labels (e.g. {examples}); the WSSS protocol has no '
+                'supervision for them.',
+                logger='current',
+                level=logging.WARNING)
+        return kept
+
+    # ------------------------------------------------------------------
+    # image-level labels
+    # ------------------------------------------------------------------
+    def derive_labels(self, names: Sequence[str],
+                      mask_paths: Sequence[str]) -> Dict[str, List[int]]:
+        """Derive image-level labels from class-id masks.
+
+        The labels are in the masks' id space (before any class-subset
+        ``label_map``), without background and ignore ids.
+
+        Raises:
+            FileNotFoundError: A mask is missing.
+            ValueError: A mask holds a class id out of range.
+        """
+        labels = {}
+        n = len(names)
+        if n > 500:
+            print_log(
+                f'{type(self).__name__}: deriving image-level labels from '
+                f'{n} masks (cached afterwards)',
+                logger='current')
+        for name, path in zip(names, mask_paths):
+            labels[name] = labels_from_mask(
+                read_index_mask(path),
+                self._raw_num_classes,
+                with_background=self.with_background,
+                ignore_index=self.ignore_index,
+                path=path)
+        return labels
+
+    @property
+    def _raw_num_classes(self) -> int:
+        """Number of ids in the masks (before a class-subset label_map)."""
+        if self.label_map:
+            return len(type(self).METAINFO['classes'])
+        return self.num_classes
+
+    def _finalize_labels(self, ids: Iterable[int]) -> List[int]:
+        """Map stored (mask id space) labels to this dataset's ids."""
+        out = set()
+        for i in ids:
+            i = int(i)
+            if self.label_map:
+                i = self.label_map.get(i, i)
+            if i == self.ignore_index or (self.with_background and i == 0):
+                continue
+            out.add(i)
+        return sorted(out)
+
+    def _auto_cache_path(self, mask_dir: str) -> str:
+        key = osp.abspath(mask_dir) + '\n' + osp.abspath(self.ann_file)
+        sha = hashlib.sha1(key.encode('utf-8')).hexdigest()
+        return osp.join(default_cache_dir(), f'labels-{sha}.json')
+
+    def load_image_labels(
+            self, names: Sequence[str],
+            mask_paths: Optional[Sequence[str]]) -> Dict[str, List[int]]:
+        """Image-level labels of ``names`` (label file, cache or masks).
+
+        Args:
+            names (list[str]): Image names.
+            mask_paths (list[str], optional): Their masks (None when the
+                dataset has no ``seg_map_path``).
+
+        Returns:
+            dict: ``{name: sorted class ids}`` in this dataset's id space.
+        """
+        raw = self._load_raw_labels(names, mask_paths)
+        return {n: self._finalize_labels(raw[n]) for n in names}
+
+    def _load_raw_labels(
+            self, names: Sequence[str],
+            mask_paths: Optional[Sequence[str]]) -> Dict[str, List[int]]:
+        if self.label_file and osp.isfile(self.label_file):
+            return self._labels_from_label_file(names, mask_paths)
+        if mask_paths is None:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: no image-level labels: label_file '
+                f'{self.label_file!r} does not exist and no seg_map_path is '
+                'set to derive them from masks.')
+        mask_dir = osp.dirname(mask_paths[0]) if mask_paths else ''
+        if self.label_file:
+            labels = self.derive_labels(names, mask_paths)
+            try:
+                _dump_json(labels, self.label_file)
+                return labels
+            except OSError as e:
+                warnings.warn(f'cannot write label file {self.label_file} '
+                              f'({e}); caching in {default_cache_dir()}')
+        cache = self._auto_cache_path(mask_dir)
+        meta = dict(
+            version=CACHE_VERSION,
+            mask_dir=osp.abspath(mask_dir),
+            ann_file=osp.abspath(self.ann_file),
+            num_classes=self._raw_num_classes,
+            with_background=self.with_background,
+            ignore_index=self.ignore_index,
+            names=list(names))
+        if osp.isfile(cache):
+            try:
+                with open(cache, encoding='utf-8') as f:
+                    cached = json.load(f)
+            except (OSError, ValueError):
+                cached = {}
+            if all(
+                    json.dumps(cached.get(k)) == json.dumps(v)
+                    for k, v in meta.items()):
+                return {k: list(v) for k, v in cached['labels'].items()}
+            print_log(
+                f'{type(self).__name__}: label cache {cache} does not match '
+                'the current image list or mask directory; re-deriving',
+                logger='current',
+                level=logging.WARNING)
+        labels = self.derive_labels(names, mask_paths)
+        try:
+            _dump_json(dict(meta, labels=labels), cache)
+        except OSError as e:
+            warnings.warn(f'cannot write label cache {cache}: {e}')
+        return labels
+
+    def _labels_from_label_file(
+            self, names: Sequence[str],
+            mask_paths: Optional[Sequence[str]]) -> Dict[str, List[int]]:
+        try:
+            with open(self.label_file, encoding='utf-8') as f:
+                stored = json.load(f)
+        except ValueError as e:
+            raise ValueError(
+                f'label file {self.label_file} is not valid JSON: {e}') from e
+        if not isinstance(stored, dict):
+            raise ValueError(
+                f'label file {self.label_file} must hold a JSON object '
+                '{image_name: [class ids]}')
+        if 'labels' in stored and 'names' in stored:  # an automatic cache
+            stored = stored['labels']
+        missing = [n for n in names if n not in stored]
+        labels = {n: [int(i) for i in stored[n]] for n in names if n in stored}
+        _check_label_ids(labels, self._raw_num_classes, self.ignore_index,
+                         self.label_file)
+        if missing:
+            if mask_paths is None:
+                raise KeyError(
+                    f'label file {self.label_file} has no labels for '
+                    f'{len(missing)} listed image(s), e.g. {missing[:5]}, '
+                    'and no masks are configured to derive them')
+            warnings.warn(
+                f'label file {self.label_file} has no labels for '
+                f'{len(missing)} listed image(s) (e.g. {missing[:3]}); '
+                'deriving them from the masks and updating the file')
+            index = {n: i for i, n in enumerate(names)}
+            new = self.derive_labels(missing,
+                                     [mask_paths[index[n]] for n in missing])
+            labels.update(new)
+            stored.update(new)
+            try:
+                _dump_json(stored, self.label_file)
+            except OSError as e:
+                warnings.warn(f'cannot update {self.label_file}: {e}')
+        return labels
