@@ -1,12 +1,13 @@
-"""Shared fixtures: registry scope, the repository root and shared data."""
-import os
+"""Shared fixtures: registry scope, label cache, shared and tiny data."""
 import os.path as osp
+import sys
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED_DATA = os.environ.get(
-    'WSSS_SHARED_DATA', osp.join(REPO_ROOT, '..', 'shared', 'data'))
+HERE = osp.dirname(osp.abspath(__file__))
+if HERE not in sys.path:  # any import mode: wsss_test_utils by name
+    sys.path.insert(0, HERE)
+from wsss_test_utils import REPO_ROOT, load_tool, shared_or_skip  # noqa
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -15,21 +16,42 @@ def _register_modules():
     register_all_modules(init_default_scope=True)
 
 
+@pytest.fixture(autouse=True)
+def _label_cache(tmp_path, monkeypatch):
+    """Never write label caches to the real home directory."""
+    cache = tmp_path / 'label_cache'
+    monkeypatch.setenv('WSSS_MM_CACHE', str(cache))
+    return cache
+
+
 @pytest.fixture(scope='session')
 def repo_root() -> str:
     return REPO_ROOT
 
 
-def shared_data_path(*parts: str) -> str:
-    """Path under ../shared/data; skips the test when it is absent."""
-    path = osp.join(SHARED_DATA, *parts)
-    if not osp.exists(path):
-        pytest.skip(f'shared data not found: {path} (set WSSS_SHARED_DATA '
-                    'to the folder that holds camvid/, voc_samples/, '
-                    'minicoco/)')
-    return path
-
-
 @pytest.fixture
 def shared_data():
-    return shared_data_path
+    """``shared_data('camvid')``: a path under ../shared/data, or skip."""
+    return shared_or_skip
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """A small generated demo-shapes dataset (16 train, 8 val, 64 px)."""
+    from wsss_mm.datasets import generate_demo_dataset
+    root = str(tmp_path_factory.mktemp('demo_shapes'))
+    generate_demo_dataset(root, num_train=16, num_val=8, size=64, seed=3)
+    return root
+
+
+@pytest.fixture(scope='session')
+def minicoco_root(tmp_path_factory):
+    """minicoco converted to class-id masks in a temporary folder."""
+    src = shared_or_skip('minicoco')
+    conv = load_tool('coco14_instances_to_masks')
+    out = str(tmp_path_factory.mktemp('minicoco_masks'))
+    for split in ('train', 'val'):
+        conv.convert(
+            osp.join(src, 'labels', split + '.json'), osp.join(src, 'images'),
+            out)
+    return out

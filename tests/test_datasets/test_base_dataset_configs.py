@@ -9,7 +9,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from dataset_test_utils import REPO_ROOT
+from wsss_test_utils import REPO_ROOT
 from mmengine.config import Config
 from PIL import Image
 

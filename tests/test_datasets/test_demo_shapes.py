@@ -5,7 +5,7 @@ import os
 import os.path as osp
 
 import numpy as np
-from dataset_test_utils import load_tool
+from wsss_test_utils import load_tool
 from PIL import Image
 
 from wsss_mm.datasets import (DEMO_CLASSES, DemoShapesDataset, VOCWSSSDataset,

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from dataset_test_utils import TOOLS, load_tool
+from wsss_test_utils import TOOLS, load_tool
 from PIL import Image
 from scipy.io import savemat
 

@@ -5,7 +5,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from dataset_test_utils import write_tiny_voc
+from wsss_test_utils import write_tiny_voc
 from PIL import Image
 
 from wsss_mm.datasets import (VOC_CLASSES, BaseWSSSDataset, VOCWSSSDataset,

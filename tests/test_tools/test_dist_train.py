@@ -13,9 +13,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
-from wsss_mm.datasets.demo_shapes import generate_demo_dataset
 
 CONFIG = 'configs/demo/wsss_demo_cpu.py'
 
@@ -64,13 +61,6 @@ def _train_scalars(work_dir):
         with open(path) as f:
             records += [json.loads(line) for line in f]
     return [r for r in records if 'loss' in r]
-
-
-@pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('demo'))
-    generate_demo_dataset(root, num_train=16, num_val=4, seed=3)
-    return root
 
 
 def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):

@@ -47,6 +47,17 @@ class WSSSRunner(Runner):
                 f'threads_per_rank={torch.get_num_threads()}')
         return super().train()
 
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None,
+                         diff_rank_seed: bool = False):
+        # torch refuses persistent_workers without workers; configs set it
+        # for their default num_workers, so `num_workers=0` overrides
+        # (debugging, tests) must not need a second override.
+        if isinstance(dataloader, dict) and not dataloader.get(
+                'num_workers', 0):
+            dataloader = dict(dataloader, persistent_workers=False)
+        return Runner.build_dataloader(dataloader, seed, diff_rank_seed)
+
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
         if self.distributed and model_wrapper_cfg is None:

@@ -49,7 +49,10 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.01)),
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            avg_non_ignore=True,
+            loss_weight=0.01)),
     pseudo_label_cfg=dict(ignore_thr=None),
     infer_from='decoder',
     train_cfg=dict(),

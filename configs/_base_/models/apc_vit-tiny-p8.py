@@ -54,7 +54,10 @@ model = dict(
         # Higher than the paper's 0.01: a randomly initialised model on a
         # short CPU budget needs the decoder to follow the classifier fast.
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.5)),
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            avg_non_ignore=True,
+            loss_weight=0.5)),
     infer_from='decoder',
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

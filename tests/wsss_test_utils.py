@@ -1,4 +1,4 @@
-"""Helpers of the dataset tests (a plain module: importable by name)."""
+"""Helpers shared by the tests (a plain module: importable by name)."""
 import importlib.util
 import os
 import os.path as osp
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 HERE = osp.dirname(osp.abspath(__file__))
-REPO_ROOT = osp.dirname(osp.dirname(HERE))
+REPO_ROOT = osp.dirname(HERE)
 SHARED_DATA = os.environ.get('WSSS_SHARED_DATA',
                              osp.join(REPO_ROOT, '..', 'shared', 'data'))
 TOOLS = osp.join(REPO_ROOT, 'tools', 'dataset_converters')
@@ -19,7 +19,8 @@ def shared_or_skip(*parts: str) -> str:
     """Path under ../shared/data, or skip (usable in any fixture scope)."""
     path = osp.join(SHARED_DATA, *parts)
     if not osp.exists(path):
-        pytest.skip(f'shared data not found: {path} (set WSSS_SHARED_DATA)')
+        pytest.skip(f'shared data not found: {path} (set WSSS_SHARED_DATA '
+                    'to the folder holding camvid/, voc_samples/, minicoco/)')
     return path
 
 

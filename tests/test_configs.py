@@ -1,0 +1,146 @@
+"""Every config under configs/ (and the plugin's) builds its model and its
+datasets; method configs keep the published settings."""
+import copy
+import glob
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from wsss_mm.registry import DATASETS, MODELS
+from wsss_test_utils import REPO_ROOT, shared_or_skip
+
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p) + sorted(
+        glob.glob(osp.join(REPO_ROOT, 'projects', '*', 'configs', '*.py')))
+
+
+# The plugin package is importable the way its README says (PYTHONPATH).
+for _plugin in glob.glob(osp.join(REPO_ROOT, 'projects', '*')):
+    if _plugin not in sys.path:
+        sys.path.insert(0, _plugin)
+
+
+def _ids(paths):
+    return [osp.relpath(p, REPO_ROOT) for p in paths]
+
+
+def _shrink_backbone(model_cfg):
+    """Same structure, tiny widths: building ViT-B on CPU for every config
+    would dominate the suite without testing anything more."""
+    bb = model_cfg.get('backbone')
+    if bb and bb.get('type') == 'WSSSVisionTransformer':
+        bb['arch'] = dict(
+            embed_dims=32, num_layers=max(bb['out_indices']) + 1,
+            num_heads=2, feedforward_channels=64)
+        bb['init_cfg'] = None
+        for key in ('neck', ):
+            if model_cfg.get(key):
+                model_cfg[key]['in_channels'] = 32
+                model_cfg[key]['hidden_channels'] = 8
+        model_cfg['cls_head']['in_channels'] = 32
+        if model_cfg.get('decode_head'):
+            n = len(model_cfg['decode_head']['in_channels'])
+            model_cfg['decode_head']['in_channels'] = [32] * n
+    return model_cfg
+
+
+def _data_root_for(ds_cfg, demo_root, minicoco_root_factory):
+    kind = ds_cfg['type']
+    if kind in ('VOCWSSSDataset', 'DemoShapesDataset'):
+        split = 'val.txt' if ds_cfg.get('test_mode') else 'train.txt'
+        return dict(
+            data_root=demo_root,
+            ann_file=f'ImageSets/Segmentation/{split}',
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass'))
+    if kind == 'COCOWSSSDataset':
+        root = minicoco_root_factory()
+        split = 'val' if ds_cfg.get('test_mode') else 'train'
+        return dict(
+            data_root=root,
+            ann_file=f'{split}.txt',
+            data_prefix=dict(
+                img_path=f'images/{split}',
+                seg_map_path=f'annotations/{split}'),
+            classes_file='classes.json')
+    if kind == 'CamVidTilesDataset':
+        return dict(data_root=shared_or_skip('camvid'))
+    raise AssertionError(f'no test data for dataset type {kind}')
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
+def test_config_builds_model(path):
+    cfg = Config.fromfile(path)
+    model = MODELS.build(_shrink_backbone(copy.deepcopy(cfg.model)))
+    model.eval()
+    nc = model.num_classes
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        out = model.predict(x)
+    assert out[0].seg_logits.data.shape == (nc, 64, 64)
+    assert int(out[0].pred_sem_seg.data.max()) < nc
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
+def test_config_builds_datasets(path, demo_root, request):
+    cfg = Config.fromfile(path)
+
+    def minicoco():
+        return request.getfixturevalue('minicoco_root')
+
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ds_cfg = copy.deepcopy(cfg[key]['dataset'])
+        ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco))
+        ds = DATASETS.build(ds_cfg)
+        assert len(ds) > 0
+        sample = ds[0]
+        labels = sample['data_samples'].gt_image_labels \
+            if 'gt_image_labels' in sample['data_samples'] else None
+        weak = cfg.model.type == 'PatchClassifierSegmentor'
+        if key == 'train_dataloader' and weak:
+            # Image labels only: no pixel ground truth reaches the model.
+            assert labels is not None and labels.sum() > 0
+            assert 'gt_sem_seg' not in sample['data_samples']
+        else:
+            assert 'gt_sem_seg' in sample['data_samples']
+
+
+def test_primary_apc_config_settings():
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/apc/apc_vitb_voc.py'))
+    m = cfg.model
+    assert m.backbone.arch == 'b' and m.backbone.patch_size == 16
+    assert m.backbone.img_size == 384
+    assert m.backbone.init_cfg.type == 'Pretrained'
+    assert m.cls_head.pooling == dict(type='AdaptiveKPool', k_max=6,
+                                      gap=0.1)
+    assert m.cls_head.loss_contrast.high_thr == 0.85
+    assert m.cls_head.loss_contrast.loss_weight == 0.02
+    assert m.decode_head.loss_decode.loss_weight == 0.01
+    assert cfg.train_dataloader.batch_size == 8  # x 2 GPUs = 16
+    assert cfg.optim_wrapper.optimizer.type == 'Adam'
+    sizes = [t.get('scale') for t in cfg.test_pipeline if t['type'] ==
+             'Resize']
+    assert sizes == [(960, 960)]
+    assert cfg.runner_type == 'WSSSRunner'
+    assert cfg.default_scope == 'wsss_mm'
+
+
+def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/apc/apc_vitb_voc.py'))
+    bb = copy.deepcopy(cfg.model.backbone)
+    bb.arch = dict(embed_dims=32, num_layers=2, num_heads=2,
+                   feedforward_channels=64)
+    bb.out_indices = (1, )
+    bb.init_cfg.checkpoint = str(tmp_path / 'vit-b16.pth')
+    backbone = MODELS.build(bb)
+    with pytest.raises(FileNotFoundError) as err:
+        backbone.init_weights()
+    assert 'vit-b16.pth' in str(err.value)
+    assert 'timm_vit_to_mmpretrain.py' in str(err.value)
+    bb.init_cfg.checkpoint = 'https://example.org/vit.pth'
+    with pytest.raises(ValueError, match='nothing is downloaded'):
+        MODELS.build(bb).init_weights()
