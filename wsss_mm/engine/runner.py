@@ -4,11 +4,12 @@ from typing import Callable, Dict, Optional, Union
 
 import torch
 from mmengine.model import is_model_wrapper
+from mmengine.device import get_device
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 
-from wsss_mm.registry import RUNNERS
+from wsss_mm.registry import MODEL_WRAPPERS, RUNNERS
 from wsss_mm.utils.compat import (default_num_threads, init_cpu_distributed,
                                   load_checkpoint_file, write_trust_record)
 
@@ -60,13 +61,18 @@ class WSSSRunner(Runner):
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
-        if self.distributed and model_wrapper_cfg is None:
-            model_wrapper_cfg = dict(
-                type='WSSSDistributedDataParallel',
-                broadcast_buffers=False,
-                find_unused_parameters=self.cfg.get(
-                    'find_unused_parameters', False))
-        return super().wrap_model(model_wrapper_cfg, model)
+        if not self.distributed or torch.cuda.is_available():
+            return super().wrap_model(model_wrapper_cfg, model)
+        # CPU DDP. mmengine's wrap_model would pass device_ids=[LOCAL_RANK]
+        # (refused for CPU modules) and looks wrapper types up in its root
+        # registry, which cannot see wsss_mm's scope.
+        cfg = dict(model_wrapper_cfg or {})
+        cfg.setdefault('type', 'WSSSDistributedDataParallel')
+        cfg.setdefault('broadcast_buffers', False)
+        cfg.setdefault('find_unused_parameters',
+                       self.cfg.get('find_unused_parameters', False))
+        model = model.to(get_device())
+        return MODEL_WRAPPERS.build(cfg, default_args=dict(module=model))
 
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         **kwargs) -> None:
