@@ -93,3 +93,33 @@ def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):
     match = re.search(r'mIoU: ([0-9.]+)', out)
     assert match, out[-3000:]
     assert 0.0 <= float(match.group(1)) <= 100.0
+
+
+# The GPU config as written, made CPU-sized by --cfg-options only.
+TINY_APC_OPTIONS = [
+    'model.backbone.arch=deit-tiny', 'model.backbone.init_cfg=None',
+    'model.neck.in_channels=192', 'model.neck.hidden_channels=48',
+    'model.cls_head.in_channels=192',
+    'model.decode_head.in_channels=[192,192,192,192]',
+    'model.decode_head.channels=32',
+    'train_pipeline.2.scale=(64,64)', 'test_pipeline.1.scale=(64,64)',
+    'train_dataloader.dataset.ann_file=ImageSets/Segmentation/train.txt',
+    'val_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt',
+    'train_dataloader.dataset.data_prefix.seg_map_path=SegmentationClass',
+    'val_dataloader.dataset.data_prefix.seg_map_path=SegmentationClass',
+    'default_hooks.checkpoint.save_best=None',
+]
+
+
+def test_apc_voc_config_trains_with_2_processes_tiny(demo_root, repo_root,
+                                                      tmp_path):
+    work_dir = str(tmp_path / 'apc')
+    opts = _cfg_options(demo_root, 2)
+    out = _run(['bash', 'tools/dist_train.sh', 'configs/apc/apc_vitb_voc.py',
+                '2', '--work-dir', work_dir] + opts + TINY_APC_OPTIONS,
+               repo_root)
+    assert 'world_size=2' in out
+    losses = _train_scalars(work_dir)
+    assert [r['iter'] for r in losses] == [1, 2]
+    assert all('loss_pcl' in r and 'decode.loss_ce' in r for r in losses)
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))

@@ -1,0 +1,166 @@
+"""CamVid-tiles benchmark: APC vs the GMP baseline vs the class prior.
+
+Usage (repo root, venv active)::
+
+    python benchmarks/camvid_apc.py --data-root ../shared/data/camvid \
+        [--iters 2000] [--out work_dirs/bench_camvid]
+
+Protocol (DESIGN.md): each 480x360 CamVid image is cut into 4x3 tiles of
+120x120; a tile's image labels are the classes covering >= 1% of its
+labelled pixels. Both models train on the train tiles with image-level
+labels only, for the same number of iterations, from random initialisation
+(no pretrained weights exist offline). Reported:
+
+- pseudo-mask mIoU on the train tiles: the patch classifier restricted to
+  each tile's image labels (the single-stage method's own pseudo labels);
+- segmentation mIoU on the val tiles: the decoder, no labels given;
+- the class-prior baseline on both: every pixel of a tile gets the one of
+  its labelled classes with the most pixels over the whole train split
+  (image labels, no localisation).
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from torch.utils.data import DataLoader
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from wsss_mm.evaluation.functional import (  # noqa: E402
+    confusion_matrix, metrics_from_confusion)
+from wsss_mm.registry import DATASETS, MODELS  # noqa: E402
+from wsss_mm.utils import register_all_modules  # noqa: E402
+from wsss_mm.utils.compat import load_checkpoint_file  # noqa: E402
+
+CONFIGS = {
+    'APC (adaptive-K + PCL)':
+    'configs/apc/apc_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py',
+    'GMP baseline (no PCL)':
+    'configs/apc/apc-gmp-nopcl_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py',
+}
+NUM_CLASSES = 11
+
+
+def train(config: str, data_root: str, iters: int, work_dir: str) -> float:
+    """Train with tools/train.py; returns wall seconds."""
+    opts = [
+        f'{k}.dataset.data_root={data_root}'
+        for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ] + [
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'param_scheduler.1.end={iters}',
+        f'default_hooks.checkpoint.interval={iters}'
+    ]
+    start = time.time()
+    subprocess.run([
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options'
+    ] + opts, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return time.time() - start
+
+
+def _dataset(cfg: Config, data_root: str, split: str, with_labels: bool):
+    ds_cfg = copy.deepcopy(cfg.val_dataloader.dataset)
+    ds_cfg.update(data_root=data_root, split=split, test_mode=True)
+    pipeline = copy.deepcopy(cfg.test_pipeline)
+    if with_labels:
+        pipeline.insert(-1, dict(type='LoadImageLevelLabels'))
+    ds_cfg.pipeline = pipeline
+    return DATASETS.build(ds_cfg)
+
+
+def evaluate_model(config: str, ckpt: str, data_root: str, split: str,
+                   infer_from: str) -> dict:
+    """mIoU of a trained model on a split's tiles."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(load_checkpoint_file(ckpt)['state_dict'])
+    model.infer_from = infer_from
+    model.eval()
+    ds = _dataset(cfg, data_root, split, infer_from == 'classifier')
+    loader = DataLoader(
+        ds, batch_size=16, num_workers=2, collate_fn=pseudo_collate)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES + 1), np.int64)
+    with torch.no_grad():
+        for batch in loader:
+            for out in model.test_step(batch):
+                cm += confusion_matrix(out.pred_sem_seg.data,
+                                       out.gt_sem_seg.data, NUM_CLASSES)
+    return metrics_from_confusion(cm)
+
+
+def evaluate_class_prior(config: str, data_root: str, split: str) -> dict:
+    """mIoU of painting each tile with its most frequent labelled class."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    prior = _dataset(cfg, data_root, 'train', False).class_pixel_counts()
+    ds = _dataset(cfg, data_root, split, False)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES + 1), np.int64)
+    for i in range(len(ds)):
+        labels = ds.get_data_info(i)['img_labels']
+        gt = ds[i]['data_samples'].gt_sem_seg.data[0].numpy()
+        best = max(labels, key=lambda c: prior[c])
+        cm += confusion_matrix(np.full_like(gt, best), gt, NUM_CLASSES)
+    return metrics_from_confusion(cm)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--data-root', default='../shared/data/camvid')
+    parser.add_argument('--iters', type=int, default=2000)
+    parser.add_argument('--out', default='work_dirs/bench_camvid')
+    parser.add_argument('--skip-train', action='store_true')
+    args = parser.parse_args()
+    register_all_modules()
+    data_root = osp.abspath(args.data_root)
+    out = osp.join(REPO, args.out)
+    os.makedirs(out, exist_ok=True)
+    first_cfg = next(iter(CONFIGS.values()))
+    results = {
+        'class prior': {
+            'train pseudo mIoU':
+            evaluate_class_prior(first_cfg, data_root, 'train')['mIoU'],
+            'val seg mIoU':
+            evaluate_class_prior(first_cfg, data_root, 'val')['mIoU'],
+        }
+    }
+    for name, config in CONFIGS.items():
+        work_dir = osp.join(out, osp.splitext(osp.basename(config))[0])
+        seconds = None
+        if not args.skip_train:
+            seconds = train(config, data_root, args.iters, work_dir)
+        ckpt = osp.join(work_dir, f'iter_{args.iters}.pth')
+        results[name] = {
+            'train seconds': seconds,
+            'train pseudo mIoU':
+            evaluate_model(config, ckpt, data_root, 'train',
+                           'classifier')['mIoU'],
+            'val seg mIoU':
+            evaluate_model(config, ckpt, data_root, 'val',
+                           'decoder')['mIoU'],
+        }
+        print(name, results[name], flush=True)
+    print(f'\niterations: {args.iters}, batch 16, 128x128 tiles, '
+          f'{os.cpu_count()} cores')
+    print(f"{'method':28s} {'train pseudo mIoU':>18s} {'val seg mIoU':>13s}"
+          f" {'train s':>8s}")
+    for name, r in results.items():
+        secs = r.get('train seconds')
+        secs = f'{secs:8.0f}' if secs else '       -'
+        print(f"{name:28s} {100 * r['train pseudo mIoU']:18.1f} "
+              f"{100 * r['val seg mIoU']:13.1f} {secs}")
+    with open(osp.join(out, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2, default=float)
+
+
+if __name__ == '__main__':
+    main()
