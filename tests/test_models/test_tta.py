@@ -121,8 +121,12 @@ def test_flip_tta_of_equivariant_model_equals_plain(image_file):
     clf = PixelSegmentor(infer_from='classifier')
     tta = WSSSTTAModel(module=clf)
     assert tta.activation_name(clf) == 'none'
-    assert outputs_probabilities(tta) is False
+    assert outputs_probabilities(clf) is True
+    assert outputs_probabilities(tta) is True
+    assert outputs_probabilities(model) is False
     assert outputs_probabilities(WSSSTTAModel(module=model)) is True
+    assert outputs_probabilities(
+        WSSSTTAModel(module=model, activation='none')) is False
     out = _run_tta(tta, image_file, _flip_pipeline())
     torch.testing.assert_close(out.seg_logits.data, plain.seg_logits.data)
 

@@ -1,0 +1,3 @@
+from .pseudo_label_metric import PseudoLabelMetric
+
+__all__ = ['PseudoLabelMetric']
