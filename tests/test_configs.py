@@ -50,7 +50,10 @@ def _shrink_backbone(model_cfg):
 
 def _data_root_for(ds_cfg, demo_root, minicoco_root_factory):
     kind = ds_cfg['type']
-    if kind in ('VOCWSSSDataset', 'DemoShapesDataset'):
+    # Second-stage configs (mmseg datasets on pseudo masks): the demo's
+    # masks stand in for the pseudo masks.
+    if kind in ('VOCWSSSDataset', 'DemoShapesDataset', 'BaseSegDataset',
+                'PascalVOCDataset'):
         split = 'val.txt' if ds_cfg.get('test_mode') else 'train.txt'
         return dict(
             data_root=demo_root,

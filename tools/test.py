@@ -95,12 +95,17 @@ def main() -> None:
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    if args.show_dir:
+        # Per-class IoU chart, confusion matrix and overlay panels.
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='WSSSReportHook', out_dir=args.show_dir)
+        ]
 
     if args.tta:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             raise KeyError(
                 f'--tta needs `tta_pipeline` and `tta_model` in {args.config}'
-                ' (see configs/_base_/datasets/*.py)')
+                ': include one of configs/_base_/tta/*.py in its _base_')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model

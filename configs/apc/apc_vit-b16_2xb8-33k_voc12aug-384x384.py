@@ -5,5 +5,6 @@
 # Adam, 50 epochs (paper Sec. 4.1). `tools/dist_train.sh THIS_CONFIG 2`.
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/voc12aug.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_adam.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_adam.py',
+    '../_base_/tta/apc_960_flip.py'
 ]

@@ -3,7 +3,8 @@
 # paper reports convergence within about 15 epochs.
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/coco14.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_adam.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_adam.py',
+    '../_base_/tta/apc_960_flip.py'
 ]
 num_classes = 81
 iters_per_epoch = 5130

@@ -35,3 +35,22 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
+# `tools/test.py ... --tta`: the demo size (and 1.5x) with horizontal flips.
+tta_model = dict(type='WSSSTTAModel', merge='mean', activation='auto')
+tta_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=(128, 128), keep_ratio=False),
+                dict(type='Resize', scale=(192, 192), keep_ratio=False)
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadAnnotations', imdecode_backend='pillow')],
+            [dict(type='PackWSSSInputs')]
+        ])
+]

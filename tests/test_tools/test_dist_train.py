@@ -94,6 +94,18 @@ def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):
     assert match, out[-3000:]
     assert 0.0 <= float(match.group(1)) <= 100.0
 
+    # --tta (2 scales x flip) and --show-dir reports on the same checkpoint.
+    show_dir = str(tmp_path / 'show')
+    out = _run([
+        sys.executable, 'tools/test.py', CONFIG,
+        osp.join(work_dir, 'iter_6.pth'), '--tta', '--show-dir', show_dir,
+        '--work-dir', str(tmp_path / 'test_tta')
+    ] + _cfg_options(demo_root, 6), repo_root)
+    assert re.search(r'mIoU: ([0-9.]+)', out), out[-3000:]
+    for name in ('iou_per_class.png', 'confusion_matrix.png'):
+        assert osp.getsize(osp.join(show_dir, name)) > 1000
+    assert glob.glob(osp.join(show_dir, 'panels', '*.png'))
+
 
 # The GPU config as written, made CPU-sized by --cfg-options only.
 TINY_APC_OPTIONS = [

@@ -2,7 +2,8 @@
 # 1.5 of the original size, each with its horizontal flip; the flip pair's
 # logits are summed, then the maximum over scales is taken, on raw logits
 # (rulixiang/ToCo, infer_seg_voc.py). Apply softmax afterwards for the CRF.
-# Use: `_base_ = [..., '../_base_/tta/toco_ms_flip.py']` and `--tta`.
+# Use: `_base_ = [..., '../_base_/tta/toco_ms_flip.py']` and `--tta` (no
+# other base may define tta_model or tta_pipeline).
 tta_model = dict(
     type='WSSSTTAModel', activation='none', flip_merge='sum', merge='max')
 tta_pipeline = [

@@ -2,8 +2,8 @@
 # (aspect ratio not kept, as the papers test), plus its horizontal flip;
 # softmax scores (or classifier probabilities) averaged.
 # Use: `_base_ = [..., '../_base_/tta/vitpcm_960_flip.py']`, then
-# `python tools/test.py CONFIG CKPT --tta`. Include it after a dataset base
-# so that this pipeline, not the dataset's, is the TTA one.
+# `python tools/test.py CONFIG CKPT --tta`. mmengine refuses a key defined
+# by two bases: no other base may define tta_model or tta_pipeline.
 tta_model = dict(type='WSSSTTAModel', merge='mean', activation='auto')
 tta_pipeline = [
     dict(type='LoadWSSSImageFromFile'),

@@ -1,1 +1,3 @@
+from .report_hook import WSSSReportHook
 
+__all__ = ['WSSSReportHook']
