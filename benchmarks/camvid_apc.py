@@ -3,7 +3,7 @@
 Usage (repo root, venv active)::
 
     python benchmarks/camvid_apc.py --data-root ../shared/data/camvid \
-        [--iters 2000] [--out work_dirs/bench_camvid]
+        [--iters 2500] [--out work_dirs/bench_camvid]
 
 Protocol (DESIGN.md): each 480x360 CamVid image is cut into 4x3 tiles of
 120x120; a tile's image labels are the classes covering >= 1% of its
@@ -116,7 +116,7 @@ def evaluate_class_prior(config: str, data_root: str, split: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--data-root', default='../shared/data/camvid')
-    parser.add_argument('--iters', type=int, default=2000)
+    parser.add_argument('--iters', type=int, default=2500)
     parser.add_argument('--out', default='work_dirs/bench_camvid')
     parser.add_argument('--skip-train', action='store_true')
     args = parser.parse_args()

@@ -11,7 +11,7 @@ _base_ = [
     '../_base_/schedules/schedule_cpu_adamw.py'
 ]
 num_classes = 11
-max_iters = 3000
+max_iters = 2500
 model = dict(
     cls_head=dict(num_classes=num_classes),
     decode_head=dict(num_classes=num_classes))
