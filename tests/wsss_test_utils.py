@@ -1,6 +1,7 @@
 """Helpers shared by the tests (a plain module: importable by name)."""
 import importlib.util
 import os
+import socket
 import os.path as osp
 import sys
 
@@ -61,3 +62,10 @@ def write_tiny_voc(root,
     with open(osp.join(list_dir, list_name), 'w') as f:
         f.write(''.join(n + '\n' for n in masks))
     return str(root)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now (for torchrun)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]

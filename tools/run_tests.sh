@@ -7,7 +7,7 @@ bash "$ROOT/tools/setup_env.sh" || exit 1
 # shellcheck disable=SC1091
 . "${WSSS_VENV:-$ROOT/.venv}/bin/activate"
 cd "$ROOT"
-python -m pytest tests -q -rs "$@"
+python -m pytest tests projects/*/tests -q -rs "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "[tests] pytest collected no tests: failing on purpose" >&2

@@ -9,18 +9,13 @@ import json
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
 
 
+from wsss_test_utils import free_port
+
 CONFIG = 'configs/demo/wsss_demo_cpu.py'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _cfg_options(data_root: str, max_iters: int) -> list:
@@ -45,7 +40,7 @@ def _cfg_options(data_root: str, max_iters: int) -> list:
 
 
 def _run(cmd, repo_root, timeout=900):
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
     proc = subprocess.run(
         cmd, cwd=repo_root, env=env, capture_output=True, text=True,
         timeout=timeout)

@@ -11,6 +11,7 @@ import torch.distributed as dist
 from mmengine.logging import HistoryBuffer
 from mmengine.model import MMDistributedDataParallel
 
+from wsss_test_utils import free_port
 from wsss_mm.engine import WSSSDistributedDataParallel
 from wsss_mm.utils import compat
 
@@ -74,7 +75,7 @@ def test_cpu_ddp_needs_device_ids_none(single_process_group):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU machine')
 def test_mmengine_init_dist_fails_on_cpu_and_shim_inits_gloo():
     env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
-               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()))
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
     code_bare = ('from mmengine.dist import init_dist;'
                  "init_dist('pytorch', backend='gloo')")
     bare = subprocess.run([sys.executable, '-c', code_bare], env=env,
@@ -88,13 +89,6 @@ def test_mmengine_init_dist_fails_on_cpu_and_shim_inits_gloo():
     shim = subprocess.run([sys.executable, '-c', code_shim], env=env,
                           capture_output=True, text=True, timeout=300)
     assert shim.returncode == 0, shim.stderr
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _mmengine_like_checkpoint(path):
