@@ -4,9 +4,9 @@ Usage (from the repo root, venv active)::
 
     python benchmarks/ddp_cpu.py [--iters 60] [--batch 8]
 
-Runs ``tools/train.py`` (1 process, all cores' threads) and
-``tools/dist_train.sh CONFIG 2`` (2 processes over gloo, cores split
-between them) on the generated demo data with the same per-process batch,
+Runs ``tools/train.py`` (1 process with all cores' threads, and with one
+thread) and ``tools/dist_train.sh CONFIG 2`` (2 processes over gloo, one
+thread each) on the generated demo data with the same per-process batch,
 reads the per-iteration times mmengine logs, drops the first 10 iterations
 (start-up, allocator warm-up) and reports images per second.
 """
@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 def run(nproc: int, iters: int, batch: int, data_root: str,
-        work_dir: str) -> float:
+        work_dir: str, threads: int) -> float:
     """Train and return images per second over the steady iterations."""
     opts = [
         '--work-dir', work_dir, '--cfg-options',
@@ -45,12 +45,12 @@ def run(nproc: int, iters: int, batch: int, data_root: str,
         f'default_hooks.checkpoint.interval={iters * 10}',
         'default_hooks.checkpoint.save_last=False'
     ]
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable,
+               OMP_NUM_THREADS=str(threads))
     if nproc == 1:
         cmd = [sys.executable, 'tools/train.py', CONFIG] + opts
     else:
         cmd = ['bash', 'tools/dist_train.sh', CONFIG, str(nproc)] + opts
-        env['OMP_NUM_THREADS'] = str(max(1, os.cpu_count() // nproc))
     subprocess.run(cmd, cwd=REPO, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     times = []
@@ -77,16 +77,23 @@ def main() -> None:
         sys.executable, 'tools/dataset_converters/make_demo_data.py',
         '--out', data_root
     ], cwd=REPO, check=True)
+    cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         one = run(1, args.iters, args.batch, data_root,
-                  osp.join(tmp, 'p1'))
+                  osp.join(tmp, 'p1'), threads=cores)
+        one_1t = run(1, args.iters, args.batch, data_root,
+                     osp.join(tmp, 'p1t1'), threads=1)
         two = run(2, args.iters, args.batch, data_root,
-                  osp.join(tmp, 'p2'))
-    print(f'cores: {os.cpu_count()}, per-process batch: {args.batch}, '
+                  osp.join(tmp, 'p2'), threads=max(1, cores // 2))
+    print(f'cores: {cores}, per-process batch: {args.batch}, '
           f'iterations: {args.iters} (first 10 dropped)')
-    print(f'1 process : {one:.1f} images/s')
-    print(f'2 processes: {two:.1f} images/s')
-    print(f'speed-up: {two / one:.2f}x (target >= 1.6x)')
+    print(f'1 process, {cores} threads : {one:.1f} images/s')
+    print(f'1 process, 1 thread   : {one_1t:.1f} images/s')
+    print(f'2 processes, {max(1, cores // 2)} thread each: {two:.1f} images/s')
+    print(f'speed-up 2 processes vs 1 process with all cores: '
+          f'{two / one:.2f}x (target >= 1.6x)')
+    print(f'speed-up 2 processes vs 1 process with 1 thread : '
+          f'{two / one_1t:.2f}x (DDP scaling)')
 
 
 if __name__ == '__main__':
