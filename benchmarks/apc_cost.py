@@ -11,7 +11,7 @@ Usage (repo root, venv active)::
    timed separately. Medians over repeats after one warm-up.
 2. PCL forward+backward at inference size: 60x60 = 3,600 patches, 768
    dims, 21 classes, batch 1, in a fresh process; peak resident memory
-   above the inputs (ru_maxrss).
+   of that step above the memory before it (Linux VmHWM after a reset).
 """
 import argparse
 import os.path as osp
@@ -86,20 +86,32 @@ def part_costs(repeats: int) -> dict:
         hv_bilstm=_timed(run_neck, repeats))
 
 
+# Linux: writing 5 to /proc/self/clear_refs resets the peak RSS (VmHWM),
+# so the peak of the PCL step alone is VmHWM - VmRSS before it.
 PCL_MEMORY_CODE = r'''
-import resource, sys, torch
+import sys, torch
 sys.path.insert(0, {repo!r})
 from wsss_mm.models.utils import patch_contrast_loss
+
+def status_kb(key):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+
 torch.manual_seed(0)
 n, d, c = 3600, 768, 21
 emb = torch.randn(1, n, d, requires_grad=True)
 scores = torch.softmax(torch.randn(1, n, c) * 4, dim=-1)
 labels = torch.zeros(1, c); labels[0, [0, 5, 9]] = 1
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+patch_contrast_loss(emb[:, :64], scores[:, :64], labels)  # warm-up
+with open('/proc/self/clear_refs', 'w') as f:
+    f.write('5')
+before = status_kb('VmRSS:')
 loss = patch_contrast_loss(emb, scores, labels)
 loss.backward()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024.0, float(loss))
+peak = status_kb('VmHWM:')
+print((peak - before) / 1024.0, float(loss))
 '''
 
 
