@@ -19,6 +19,8 @@ if [ "$NPROC" -gt 1 ]; then
 else
     python tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
 fi
-python tools/test.py "$CONFIG" "$WORK_DIR/iter_800.pth" \
+# mmengine records the checkpoint it wrote last.
+CKPT="$(cat "$WORK_DIR/last_checkpoint")"
+python tools/test.py "$CONFIG" "$CKPT" \
     --work-dir "$WORK_DIR/test" --show-dir "$WORK_DIR/vis"
 echo "[demo] metrics: $WORK_DIR/test/*/*.json; visualisations: $WORK_DIR/vis"
