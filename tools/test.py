@@ -17,6 +17,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from wsss_mm.registry import RUNNERS  # noqa: E402
 from wsss_mm.utils import register_all_modules  # noqa: E402
+from wsss_mm.utils.compat import shutdown_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,6 +120,9 @@ def main() -> None:
     else:
         runner = RUNNERS.build(cfg)
     runner.test()
+    # On success only: the barrier inside would wait forever for a rank
+    # that died (torchrun stops the others then anyway).
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,10 +1,12 @@
 """A Runner that trains on CPU-only machines and reloads its checkpoints."""
+import os
 import os.path as osp
 from typing import Callable, Dict, Optional, Union
 
 import torch
-from mmengine.model import is_model_wrapper
+import torch.distributed as dist
 from mmengine.device import get_device
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
@@ -31,8 +33,8 @@ class WSSSRunner(Runner):
         if self._launcher == 'pytorch' and not torch.cuda.is_available():
             dist_cfg = dict(env_cfg.get('dist_cfg', {}))
             init_cpu_distributed(self._launcher, dist_cfg.get('timeout'))
-            # One process per core: avoid each rank spawning all threads.
-            import os
+            # Split the cores between ranks instead of every rank taking
+            # all of them (torchrun usually sets OMP_NUM_THREADS already).
             world = int(os.environ.get('WORLD_SIZE', 1))
             if 'OMP_NUM_THREADS' not in os.environ:
                 torch.set_num_threads(default_num_threads(world))
@@ -41,7 +43,6 @@ class WSSSRunner(Runner):
     def train(self) -> torch.nn.Module:
         # Says which backend and how many ranks really run (checked in CI).
         if self.distributed:
-            import torch.distributed as dist
             self.logger.info(
                 f'distributed: backend={dist.get_backend()}, '
                 f'world_size={self.world_size}, '

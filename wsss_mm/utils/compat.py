@@ -122,6 +122,20 @@ def init_cpu_distributed(launcher: str, timeout_s: Optional[int] = None
     return True
 
 
+def shutdown_distributed() -> None:
+    """Destroy the default process group, if any, before the process exits.
+
+    Upstream problem: a gloo process group still alive at interpreter exit
+    can abort the process in C++ teardown ('terminate called without an
+    active exception', SIGABRT) after a finished run; mmengine never
+    destroys the group it (or we) created.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def ddp_device_ids(module: torch.nn.Module,
                    device_ids: Optional[list]) -> Optional[list]:
     """``device_ids`` that DistributedDataParallel accepts for ``module``.
