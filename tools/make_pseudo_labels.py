@@ -54,6 +54,7 @@ from wsss_mm.models.utils.crf import CRF_PRESETS, dense_crf  # noqa: E402
 from wsss_mm.registry import DATASETS, MODELS  # noqa: E402
 from wsss_mm.utils import register_all_modules  # noqa: E402
 from wsss_mm.utils.compat import (init_cpu_distributed,  # noqa: E402
+                                  shutdown_distributed,
                                   load_checkpoint_file)
 
 IGNORE_INDEX = 255
@@ -490,6 +491,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             t = torch.from_numpy(cm)
             all_reduce(t)
             cm[...] = t.numpy()
+    # The last collective is done: a live gloo group can abort at exit.
+    shutdown_distributed()
     if rank != 0:
         return
     print(f'{prefix} done in {_hms(time.time() - start_time)}', flush=True)
