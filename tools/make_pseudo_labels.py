@@ -40,7 +40,7 @@ import wsss_mm  # noqa: E402,F401  (installs compat shims first)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmcv.transforms import Compose  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.dist import (all_reduce, get_dist_info,  # noqa: E402
                            init_dist)
@@ -53,6 +53,7 @@ from wsss_mm.models.segmentors.tta import outputs_probabilities  # noqa
 from wsss_mm.models.utils.crf import CRF_PRESETS, dense_crf  # noqa: E402
 from wsss_mm.registry import DATASETS, MODELS  # noqa: E402
 from wsss_mm.utils import register_all_modules  # noqa: E402
+from wsss_mm.utils.cli import add_launch_args, export_local_rank  # noqa
 from wsss_mm.utils.compat import (init_cpu_distributed,  # noqa: E402
                                   shutdown_distributed,
                                   load_checkpoint_file)
@@ -104,16 +105,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--threads', type=int, default=0,
         help='torch threads of the model on CPU (default: the cores per '
         'rank not taken by CRF workers, at least 1)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher (shards the split)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launch_args(parser, launcher_help='job launcher (shards the split)')
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 
