@@ -1,7 +1,6 @@
 """Installation script of wsss_mm."""
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -34,7 +33,8 @@ setup(
     version=read_version(),
     description='Weakly supervised semantic segmentation toolkit on '
     'OpenMMLab 2.x (APC, ViT-PCM, FSR/ToCo, IAA, diffusion-synthetic)',
-    long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description=open(
+        osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools',
                                     'projects', 'benchmarks')),

@@ -88,7 +88,7 @@ def part_costs(repeats: int) -> dict:
 
 # Linux: writing 5 to /proc/self/clear_refs resets the peak RSS (VmHWM),
 # so the peak of the PCL step alone is VmHWM - VmRSS before it.
-PCL_MEMORY_CODE = r'''
+PCL_MEMORY_CODE = r"""
 import sys, torch
 sys.path.insert(0, {repo!r})
 from wsss_mm.models.utils import patch_contrast_loss
@@ -112,7 +112,7 @@ loss = patch_contrast_loss(emb, scores, labels)
 loss.backward()
 peak = status_kb('VmHWM:')
 print((peak - before) / 1024.0, float(loss))
-'''
+"""
 
 
 def pcl_peak_memory_mb() -> tuple:

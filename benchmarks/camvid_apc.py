@@ -35,14 +35,13 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from wsss_mm.evaluation.functional import (confusion_matrix,
+                                           metrics_from_confusion)
+from wsss_mm.registry import DATASETS, MODELS
+from wsss_mm.utils import register_all_modules
+from wsss_mm.utils.compat import load_checkpoint_file
 
-from wsss_mm.evaluation.functional import (  # noqa: E402
-    confusion_matrix, metrics_from_confusion)
-from wsss_mm.registry import DATASETS, MODELS  # noqa: E402
-from wsss_mm.utils import register_all_modules  # noqa: E402
-from wsss_mm.utils.compat import load_checkpoint_file  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CONFIGS = {
     'APC (adaptive-K + PCL)':

@@ -36,9 +36,10 @@ VOC_SAMPLES = osp.join(REPO, '..', 'shared', 'data', 'voc_samples',
 TRAIN_AUG = 10582
 H, W = 375, 500
 
-import wsss_mm  # noqa: E402,F401  (compat shims)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+import wsss_mm  # noqa: E402,F401  (compat shims)
 
 
 def voc_image() -> np.ndarray:

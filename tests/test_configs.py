@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from wsss_test_utils import REPO_ROOT, shared_or_skip
 
 from wsss_mm.registry import DATASETS, MODELS
-from wsss_test_utils import REPO_ROOT, shared_or_skip
 
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),

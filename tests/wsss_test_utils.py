@@ -1,8 +1,8 @@
 """Helpers shared by the tests (a plain module: importable by name)."""
 import importlib.util
 import os
-import socket
 import os.path as osp
+import socket
 import sys
 
 import numpy as np

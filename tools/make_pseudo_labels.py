@@ -36,27 +36,25 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import wsss_mm  # noqa: E402,F401  (installs compat shims first)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.dist import (all_reduce, get_dist_info,  # noqa: E402
-                           init_dist)
+from mmengine.dist import all_reduce, get_dist_info, init_dist  # noqa: E402
 from mmengine.runner.checkpoint import load_state_dict  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from wsss_mm.evaluation.functional import (confusion_matrix,  # noqa: E402
-                                           metrics_from_confusion)
+import wsss_mm  # noqa: E402,F401  (installs compat shims first)
+from wsss_mm.evaluation.functional import confusion_matrix  # noqa: E402
+from wsss_mm.evaluation.functional import metrics_from_confusion
 from wsss_mm.models.segmentors.tta import outputs_probabilities  # noqa
 from wsss_mm.models.utils.crf import CRF_PRESETS, dense_crf  # noqa: E402
 from wsss_mm.registry import DATASETS, MODELS  # noqa: E402
 from wsss_mm.utils import register_all_modules  # noqa: E402
 from wsss_mm.utils.cli import add_launch_args, export_local_rank  # noqa
-from wsss_mm.utils.compat import (init_cpu_distributed,  # noqa: E402
-                                  shutdown_distributed,
-                                  load_checkpoint_file)
+from wsss_mm.utils.compat import init_cpu_distributed  # noqa: E402
+from wsss_mm.utils.compat import load_checkpoint_file, shutdown_distributed
 
 IGNORE_INDEX = 255
 IGNORE_RGB = (224, 224, 192)  # VOC's boundary colour

@@ -7,6 +7,11 @@ bash "$ROOT/tools/setup_env.sh" || exit 1
 # shellcheck disable=SC1091
 . "${WSSS_VENV:-$ROOT/.venv}/bin/activate"
 cd "$ROOT"
+# Lint first (seconds): ruff (pycodestyle, pyflakes, quotes; ruff.toml) and
+# isort (setup.cfg), OpenMMLab's style.
+echo "[tests] lint: ruff + isort"
+ruff check . || exit 1
+isort --check-only --diff . || exit 1
 python -m pytest tests projects/*/tests -q -rs "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

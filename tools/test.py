@@ -10,9 +10,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import wsss_mm  # noqa: E402,F401  (installs compat shims first)
 from mmengine.config import Config  # noqa: E402
 
+import wsss_mm  # noqa: E402,F401  (installs compat shims first)
 from wsss_mm.utils import register_all_modules  # noqa: E402
 from wsss_mm.utils.cli import (add_launch_args, build_runner,  # noqa: E402
                                export_local_rank, load_config)

@@ -2,7 +2,7 @@ default_scope = 'wsss_mm'
 # Importing wsss_mm installs its compat shims and registers its parts, also
 # when the config is run by mmseg's own tools.
 custom_imports = dict(imports=['wsss_mm'], allow_failed_imports=False)
-# CPU-only gloo DDP, trusted reload of own checkpoints: wsss_mm/engine/runner.py
+# CPU-only gloo DDP and safe checkpoint reload: wsss_mm/engine/runner.py
 runner_type = 'WSSSRunner'
 env_cfg = dict(
     cudnn_benchmark=True,

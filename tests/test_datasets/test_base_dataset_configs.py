@@ -9,9 +9,9 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from wsss_test_utils import REPO_ROOT
 from mmengine.config import Config
 from PIL import Image
+from wsss_test_utils import REPO_ROOT
 
 from wsss_mm.registry import DATASETS
 

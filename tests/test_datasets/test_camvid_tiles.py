@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wsss_mm.datasets import (CAMVID_CLASSES, CamVidTilesDataset, tile_boxes)
+from wsss_mm.datasets import CAMVID_CLASSES, CamVidTilesDataset, tile_boxes
 
 
 def _mask(root, split, name):

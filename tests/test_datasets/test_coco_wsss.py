@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from wsss_test_utils import TOOLS, load_tool, shared_or_skip
 from PIL import Image
+from wsss_test_utils import TOOLS, load_tool, shared_or_skip
 
 from wsss_mm.datasets import (COCO_CLASSES, COCOWSSSDataset,
                               image_labels_from_instances)

@@ -5,8 +5,8 @@ import os
 import os.path as osp
 
 import numpy as np
-from wsss_test_utils import load_tool
 from PIL import Image
+from wsss_test_utils import load_tool
 
 from wsss_mm.datasets import (DEMO_CLASSES, DemoShapesDataset, VOCWSSSDataset,
                               generate_demo_dataset)

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from wsss_test_utils import TOOLS, load_tool
 from PIL import Image
 from scipy.io import savemat
+from wsss_test_utils import TOOLS, load_tool
 
 VOC_VAL = ['2011_000003', '2011_000006', '2011_000025']
 

@@ -5,8 +5,8 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from wsss_test_utils import write_tiny_voc
 from PIL import Image
+from wsss_test_utils import write_tiny_voc
 
 from wsss_mm.datasets import (VOC_CLASSES, BaseWSSSDataset, VOCWSSSDataset,
                               default_cache_dir)

@@ -4,15 +4,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import wsss_mm  # noqa: F401  (mmcv.ops shim before mmseg.models)
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmseg.models.segmentors import BaseSegmentor
 from PIL import Image
 
-from wsss_mm.models.segmentors.tta import (WSSSTTAModel,
-                                           outputs_probabilities)
+import wsss_mm  # noqa: F401  (mmcv.ops shim before mmseg.models)
+from wsss_mm.models.segmentors.tta import WSSSTTAModel, outputs_probabilities
 from wsss_mm.registry import MODELS
 
 TTA_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_',

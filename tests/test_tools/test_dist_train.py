@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 
-
 from wsss_test_utils import free_port
 
 CONFIG = 'configs/demo/wsss_demo_cpu.py'

@@ -10,8 +10,8 @@ import torch
 import torch.distributed as dist
 from mmengine.logging import HistoryBuffer
 from mmengine.model import MMDistributedDataParallel
-
 from wsss_test_utils import free_port
+
 from wsss_mm.engine import WSSSDistributedDataParallel
 from wsss_mm.utils import compat
 

@@ -15,12 +15,12 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     Args:
         init_default_scope (bool): Set the default scope to ``wsss_mm``.
     """
+    import mmpretrain.models  # noqa: F401,F403
     import mmseg.datasets  # noqa: F401,F403
     import mmseg.engine  # noqa: F401,F403
     import mmseg.evaluation  # noqa: F401,F403
     import mmseg.models  # noqa: F401,F403
     import mmseg.visualization  # noqa: F401,F403
-    import mmpretrain.models  # noqa: F401,F403
 
     import wsss_mm.datasets  # noqa: F401,F403
     import wsss_mm.engine  # noqa: F401,F403

@@ -1,4 +1,4 @@
-"""Mark a checkpoint as trusted: ``python -m wsss_mm.utils.trust_checkpoint F``.
+"""Mark a checkpoint trusted: ``python -m wsss_mm.utils.trust_checkpoint F``.
 
 Only for files whose origin you trust: a trusted file is unpickled fully.
 """

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from wsss_mm.models.utils import (adaptive_k_pool, gap_pool, gmp_pool,
-                                  topk_pool)
+from wsss_mm.models.utils import adaptive_k_pool, gap_pool, gmp_pool, topk_pool
 from wsss_mm.registry import MODELS
 
 

@@ -7,8 +7,7 @@ their own pooling and swap it in by config.
 import torch.nn as nn
 from torch import Tensor
 
-from wsss_mm.models.utils import (adaptive_k_pool, gap_pool, gmp_pool,
-                                  topk_pool)
+from wsss_mm.models.utils import adaptive_k_pool, gap_pool, gmp_pool, topk_pool
 from wsss_mm.registry import MODELS
 
 
