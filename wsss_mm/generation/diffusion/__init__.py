@@ -1,0 +1,1 @@
+"""Diffusion generators of the generation package."""
