@@ -27,3 +27,6 @@ __all__ = [
     'run_generation', 'setup_distributed', 'get_dist_info', 'resolve_device',
     'safe_id', 'item_seed'
 ]
+
+# Registered parts (import-light: diffusers loads when a generator is built)
+from . import diffusion, filters  # noqa: E402,F401,I001
