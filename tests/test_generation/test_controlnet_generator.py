@@ -124,3 +124,41 @@ def test_missing_folders_say_how_to_get_them(tmp_path, tiny_diffusion):
         check_model_folder(str(tmp_path / 'empty'), 'controlnet_model')
     with pytest.raises(FileNotFoundError, match='is not set'):
         check_model_folder(None, 'pose_controlnet_model')
+
+
+@GENERATORS.register_module(force=True)
+class BrightBlobPose:
+    """A real (if naive) pose estimator for the test: a stick figure over
+    the bright pixels, or None when there are none (nobody found)."""
+
+    def __call__(self, rgb):
+        ys, xs = np.nonzero(rgb.max(axis=2) > 100)
+        if not len(ys):
+            return None
+        import cv2
+        pose = np.zeros_like(rgb)
+        top, bottom = (int(xs.mean()), ys.min()), (int(xs.mean()), ys.max())
+        cv2.line(pose, top, bottom, (255, 0, 0), 2)
+        return pose
+
+
+def test_pose_controlnet_for_people(tiny_diffusion):
+    gen = ControlNetGenerator(
+        sd_model=tiny_diffusion['sd_model'],
+        controlnet_model=tiny_diffusion['controlnet_model'],
+        pose_controlnet_model=tiny_diffusion['pose_controlnet_model'],
+        pose_estimator=dict(type='BrightBlobPose'),
+        num_inference_steps=2,
+        resolution=64)
+    out = gen(_source(), 'a person', seed=0, has_person=True)
+    assert out.condition == 'pose' and out.image.size == (64, 64)
+    assert gen.model_ids['pose_controlnet_model'] == 'controlnet_openpose'
+    # the pose ControlNet, not the Canny one, produced it
+    canny = gen(_source(), 'a person', seed=0, has_person=False)
+    assert canny.condition == 'canny'
+    assert np.abs(np.asarray(out.image, float) -
+                  np.asarray(canny.image, float)).max() > 0
+    # nobody detected: Canny, with the reason
+    dark = Image.new('RGB', (40, 40), (20, 20, 20))
+    _, kind, notes = gen.condition(dark, has_person=True)
+    assert kind == 'canny' and notes == ['pose->canny: no person detected']

@@ -29,9 +29,10 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from wsss_mm.registry import DATASETS, GENERATORS
-from wsss_mm.utils.fileio import dump_json_atomic
-from .runner import (GeneratedEntry, SkipItem, WorkItem, get_dist_info,
-                     run_generation, setup_distributed)
+from .prompts.base import (DEFAULT_IMAGE_TEMPLATE, compose_prompt,
+                           shared_prompt_bank)
+from .runner import (GeneratedEntry, SkipItem, WorkItem, run_generation,
+                     setup_distributed)
 from .store import GenerationStore
 from .utils import item_seed, safe_id
 
@@ -77,41 +78,22 @@ def build_work_items(records: Sequence[dict],
     ]
 
 
-def make_prompt(class_names: Sequence[str], background: str,
-                template: str = 'a photo of {classes}, {background}') -> str:
-    """The diffusion prompt: class names plus a background prompt."""
-    return template.format(
-        classes=' and '.join(class_names), background=background).strip()
+def check_prompt_bank(bank: Dict[str, list],
+                      class_names: Sequence[str]) -> Dict[str, List[str]]:
+    """Background prompt texts per class; every class needs at least one.
 
-
-def class_background_prompts(prompter, class_names: Sequence[str],
-                             work_dir: str, launcher: str) -> Dict[str, list]:
-    """Refined background prompts per class, computed once per run.
-
-    Rank 0 asks the prompter (whose answers are cached on disk) and writes
-    ``prompts.json`` into the work dir; other ranks wait and read it.
+    Raises:
+        RuntimeError: a class got no prompt (names it).
     """
-    setup_distributed(launcher)
-    rank, world = get_dist_info()
-    path = osp.join(work_dir, PROMPTS_FILE)
-    if rank == 0:
-        prompts = {}
-        for name in class_names:
-            found = list(prompter.prompts_for(name))
-            if not found:
-                raise RuntimeError(
-                    f'the prompter returned no background prompt for class '
-                    f'{name!r}; lower its threshold or check its log')
-            prompts[name] = found
-        dump_json_atomic(prompts, path, indent=2)
-    if world > 1:
-        import torch.distributed as dist
-        dist.barrier()
-    if rank != 0:
-        import json
-        with open(path, encoding='utf-8') as f:
-            prompts = json.load(f)
-    return prompts
+    out = {}
+    for name in class_names:
+        texts = [p['prompt'] for p in bank.get(name, [])]
+        if not texts:
+            raise RuntimeError(
+                f'the prompter kept no background prompt for class '
+                f'{name!r}: lower prompter.threshold or check its log')
+        out[name] = texts
+    return out
 
 
 class IAAProducer:
@@ -126,7 +108,8 @@ class IAAProducer:
         prompts (dict): Class name -> background prompts.
         seed (int): Base seed of the run.
         person_classes (tuple): Class names that select pose conditioning.
-        prompt_template (str): See :func:`make_prompt`.
+        prompt_template (str): See
+            :func:`~wsss_mm.generation.prompts.base.compose_prompt`.
     """
 
     def __init__(self,
@@ -136,8 +119,7 @@ class IAAProducer:
                  prompts: Dict[str, list],
                  seed: int = 0,
                  person_classes: Sequence[str] = ('person', ),
-                 prompt_template: str = 'a photo of {classes}, '
-                 '{background}') -> None:
+                 prompt_template: str = DEFAULT_IMAGE_TEMPLATE) -> None:
         self.generator = generator
         self.filter = image_filter
         self.class_names = list(class_names)
@@ -154,8 +136,8 @@ class IAAProducer:
         turn = k * 7919 + t  # a new background for every try
         cls = names[turn % len(names)]
         backgrounds = self.prompts[cls]
-        return make_prompt(names, backgrounds[turn % len(backgrounds)],
-                           self.prompt_template)
+        return compose_prompt(names, backgrounds[turn % len(backgrounds)],
+                              self.prompt_template)
 
     def __call__(self, item: WorkItem) -> GeneratedEntry:
         record, k = item.data['record'], item.data['k']
@@ -257,9 +239,11 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
     items = build_work_items(records, int(cfg.num_per_image))
     used = sorted({c for r in records for c in r['img_labels']})
     prompter = GENERATORS.build(_plain(cfg.prompter))
-    prompts = class_background_prompts(prompter,
-                                       [class_names[c] for c in used],
-                                       work_dir, launcher)
+    setup_distributed(launcher)  # rank 0 asks the prompter, once
+    names = [class_names[c] for c in used]
+    bank = shared_prompt_bank(prompter, names,
+                              osp.join(work_dir, PROMPTS_FILE))
+    prompts = check_prompt_bank(bank, names)
     generator = GENERATORS.build(_plain(cfg.generator))
     filter_cfg = cfg.get('filter', None)
     image_filter = (GENERATORS.build(_plain(filter_cfg))
@@ -274,8 +258,7 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
         prompts,
         seed=int(cfg.get('seed', 0)),
         person_classes=tuple(cfg.get('person_classes', ('person', ))),
-        prompt_template=cfg.get('prompt_template',
-                                'a photo of {classes}, {background}'))
+        prompt_template=cfg.get('prompt_template', DEFAULT_IMAGE_TEMPLATE))
     summary = run_generation(
         items,
         producer,
