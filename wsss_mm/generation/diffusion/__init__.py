@@ -1,0 +1,1 @@
+"""Diffusion generators and attention capture."""

@@ -1,0 +1,1 @@
+"""Pure functions of the generation package (no registry, no I/O)."""
