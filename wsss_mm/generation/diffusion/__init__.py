@@ -1,1 +1,1 @@
-"""Diffusion generators and attention capture."""
+"""Diffusion generators of the generation package."""
