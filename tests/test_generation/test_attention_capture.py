@@ -3,7 +3,6 @@ import inspect
 
 import pytest
 import torch
-from diffsyn_tiny import tiny_pipeline
 
 from wsss_mm.generation.diffusion.attention import (PROCESSOR_PARAMS,
                                                     AttentionCaptureProcessor,
@@ -18,8 +17,12 @@ from wsss_mm.generation.utils.tokens import (class_token_indices,
 
 
 @pytest.fixture(scope='module')
-def pipe():
-    return tiny_pipeline()
+def pipe(tiny_diffusion):
+    from diffusers import StableDiffusionPipeline
+    p = StableDiffusionPipeline.from_pretrained(
+        tiny_diffusion['sd_model'], local_files_only=True)
+    p.set_progress_bar_config(disable=True)
+    return p
 
 
 def _run(pipe, steps=2, guidance=5.0, prompt='a photo of a dog'):
@@ -27,8 +30,8 @@ def _run(pipe, steps=2, guidance=5.0, prompt='a photo of a dog'):
         prompt,
         num_inference_steps=steps,
         guidance_scale=guidance,
-        height=16,
-        width=16,
+        height=64,
+        width=64,
         output_type='np',
         generator=torch.Generator().manual_seed(0)).images
 
@@ -36,7 +39,7 @@ def _run(pipe, steps=2, guidance=5.0, prompt='a photo of a dog'):
 def _blocks_per_resolution(unet):
     """Transformer blocks per query grid, from the UNet's own config."""
     cfg = unet.config
-    side = 16 // 2  # 16 px images, VAE downsamples by 2 in the tiny pipe
+    side = 64 // 8  # 64 px images, the VAE downsamples by 8
     out = {}
     for i, t in enumerate(cfg.down_block_types):
         if t.startswith('CrossAttn'):
