@@ -149,3 +149,40 @@ def remove_stale_temp_files(folder: str, recursive: bool = False
                     os.remove(p)
                     removed.append(p)
     return removed
+
+
+def append_line_durable(path: str, line: str, fsync: bool = True) -> None:
+    """Append one line of text (UTF-8, newline added) and fsync it.
+
+    For append-only logs such as the generation store's JSONL manifests,
+    where the unit of atomicity is one line: the bytes go out in
+    ``os.write`` calls on an ``O_APPEND`` descriptor and are fsynced before
+    the function returns, so a line that was reported written survives a
+    kill or a power cut. A process killed inside the call can leave the
+    last line torn (no trailing newline); readers detect that by the
+    missing newline and drop it (see
+    :func:`wsss_mm.generation.store.read_jsonl`).
+
+    Args:
+        path (str): The file (created if missing, with its folder).
+        line (str): One line; must not contain a newline.
+        fsync (bool): Flush to disk before returning (default True).
+    """
+    if '\n' in line.rstrip('\n'):
+        raise ValueError('append_line_durable takes a single line; the text '
+                         'contains a newline')
+    data = memoryview((line.rstrip('\n') + '\n').encode('utf-8'))
+    path = osp.abspath(path)
+    folder = osp.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    created = not osp.exists(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created and fsync:
+        _fsync_dir(folder)
