@@ -15,6 +15,7 @@ with ``@GENERATORS.register_module()`` and is loaded by ``custom_imports``.
 Heavy dependencies (diffusers, openai) are imported by the parts that use
 them, not here.
 """
+from .prompt_augment import PromptAugmenter
 from .runner import (GeneratedEntry, SkipItem, WorkItem, get_dist_info,
                      resolve_device, run_generation, setup_distributed)
 from .store import (MANIFEST, GenerationStore, list_shards, read_jsonl,
@@ -25,5 +26,5 @@ __all__ = [
     'GenerationStore', 'read_jsonl', 'list_shards', 'shard_name',
     'sha256_file', 'MANIFEST', 'WorkItem', 'GeneratedEntry', 'SkipItem',
     'run_generation', 'setup_distributed', 'get_dist_info', 'resolve_device',
-    'safe_id', 'item_seed'
+    'safe_id', 'item_seed', 'PromptAugmenter'
 ]
