@@ -142,5 +142,165 @@ def subprocess_env() -> dict:
         OMP_NUM_THREADS='1')
 
 
+# ---------------------------------------------------------------------------
+# A real chat-completions server on loopback
+# ---------------------------------------------------------------------------
+class LoopbackChatServer:
+    """An OpenAI-compatible ``POST /v1/chat/completions`` server on
+    127.0.0.1 (a real HTTP server in a thread), for the real ``openai``
+    client.
+
+    Modes (``server.mode``, or a per-request script ``server.script`` of
+    modes consumed first):
+
+    - ``normal``: JSON answers to the prompter's three requests: generate
+      (``num`` prompts; every third one implausible, containing 'on the
+      moon'), score (0.1 for prompts with 'moon', else 0.9) and rewrite
+      (each prompt 'moon' -> 'in a meadow');
+    - ``numbered``: the same content as numbered lists instead of JSON;
+    - ``slow``: sleeps ``delay`` seconds, then answers normally;
+    - ``500``: HTTP 500 with an error body; ``401``: HTTP 401 whose
+      message echoes the API key (as some servers do);
+    - ``malformed``: broken JSON; ``refusing``: a refusal sentence;
+      ``empty``: an empty answer.
+
+    ``server.requests`` records each request body, ``server.auth`` each
+    Authorization header.
+
+    Example::
+
+        with LoopbackChatServer(mode='500') as server:
+            prompter = OpenAIPrompter(model='m', base_url=server.url, ...)
+    """
+
+    def __init__(self, mode: str = 'normal', delay: float = 1.5) -> None:
+        self.mode = mode
+        self.script = []
+        self.delay = delay
+        self.requests = []
+        self.auth = []
+        self._server = None
+        self._thread = None
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self._server.server_address[1]}/v1'
+
+    def __enter__(self):
+        import http.server
+        import threading
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                import json
+                length = int(self.headers.get('Content-Length', 0))
+                body = json.loads(self.rfile.read(length) or b'{}')
+                outer.requests.append(body)
+                outer.auth.append(self.headers.get('Authorization'))
+                mode = outer.script.pop(0) if outer.script else outer.mode
+                if mode == 'slow':
+                    time.sleep(outer.delay)
+                    mode = 'normal'
+                if mode == '500':
+                    return self._send(500, {'error': {
+                        'message': 'internal error', 'type': 'server_error'
+                    }})
+                if mode == '401':  # echoes the key, as some servers do
+                    token = str(self.headers.get('Authorization'))
+                    return self._send(401, {'error': {
+                        'message': 'Incorrect API key provided: '
+                        f'{token[7:]}', 'type': 'invalid_request_error'
+                    }})
+                content = outer.answer(body, mode)
+                self._send(200, {
+                    'id': f'chatcmpl-{len(outer.requests)}',
+                    'object': 'chat.completion',
+                    'created': 0,
+                    'model': body.get('model', 'm'),
+                    'choices': [{
+                        'index': 0,
+                        'message': {'role': 'assistant',
+                                    'content': content},
+                        'finish_reason': 'stop'
+                    }],
+                    'usage': {'prompt_tokens': 1, 'completion_tokens': 1,
+                              'total_tokens': 2}
+                })
+
+            def _send(self, code, obj):
+                import json
+                data = json.dumps(obj).encode('utf-8')
+                self.send_response(code)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                       Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    @staticmethod
+    def _listed(text: str):
+        import re
+        return [m.group(1) for m in re.finditer(r'^\d+\. (.*)$', text,
+                                                re.M)]
+
+    def answer(self, body: dict, mode: str) -> str:
+        """The content of an answer to ``body`` in ``mode``."""
+        import json
+        import re
+        if mode == 'malformed':
+            return '{"prompts": ["unterminated'
+        if mode == 'refusing':
+            return "I'm sorry, but I can't help with that request."
+        if mode == 'empty':
+            return ''
+        user = body['messages'][-1]['content']
+        if '"scores"' in user:
+            key = 'scores'
+            items = [0.1 if 'moon' in p else 0.9
+                     for p in self._listed(user)]
+        elif 'implausible' in user:
+            key = 'prompts'
+            items = [p.replace('on the moon', 'in a meadow')
+                     for p in self._listed(user)]
+        else:
+            key = 'prompts'
+            num = int(re.search(r'Write (\d+)', user).group(1))
+            cls = re.search(r'photograph of an? (.+?)\. ', user).group(1)
+            items = [
+                f'{cls} scene {i} on the moon' if i % 3 == 2 else
+                f'{cls} scene {i} by a lake' for i in range(num)
+            ]
+        if mode == 'numbered':
+            return '\n'.join(f'{i}. {v}' for i, v in enumerate(items, 1))
+        return json.dumps({key: items})
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (an LLM server that is down).
+    """
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    return f'http://127.0.0.1:{port}/v1'
+
+
 if __name__ == '__main__':
     main()

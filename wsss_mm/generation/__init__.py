@@ -16,6 +16,8 @@ Heavy dependencies (diffusers, openai) are imported by the parts that use
 them, not here.
 """
 from .prompt_augment import PromptAugmenter
+from .prompts import (BasePrompter, OfflinePrompter, OpenAIPrompter,
+                      compose_prompt)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, get_dist_info,
                      resolve_device, run_generation, setup_distributed)
 from .store import (MANIFEST, GenerationStore, list_shards, read_jsonl,
@@ -26,5 +28,6 @@ __all__ = [
     'GenerationStore', 'read_jsonl', 'list_shards', 'shard_name',
     'sha256_file', 'MANIFEST', 'WorkItem', 'GeneratedEntry', 'SkipItem',
     'run_generation', 'setup_distributed', 'get_dist_info', 'resolve_device',
-    'safe_id', 'item_seed', 'PromptAugmenter'
+    'safe_id', 'item_seed', 'BasePrompter', 'OfflinePrompter',
+    'OpenAIPrompter', 'compose_prompt', 'PromptAugmenter'
 ]
