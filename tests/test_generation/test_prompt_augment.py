@@ -37,8 +37,8 @@ def test_registered_augmenter_with_a_scene_source():
 
     class Scenes:
 
-        def prompts(self, name, n):
-            return [f'beside a {name} shop'] * n
+        def prompts_for_class(self, name):
+            return [dict(prompt=f'beside a {name} shop', score=0.9)] * 2
 
     aug = GENERATORS.build(
         dict(
@@ -54,5 +54,12 @@ def test_registered_augmenter_with_a_scene_source():
                           synonyms={}, scene_prompter=Scenes())
     got = [r['prompt'] for r in aug(['cat'], 5)['cat']]
     assert sorted(got) == [
-        'a photo of cat', 'a photo of cat beside a cat shop'
+        'a photo of cat', 'a photo of cat, beside a cat shop'
     ]
+    # the IAA agent's offline backend as the scene source
+    aug = PromptAugmenter(
+        attributes=[''], styles=[''], scenes=[''], synonyms={},
+        scene_prompter=dict(type='OfflinePrompter', num_prompts=3, seed=0))
+    got = aug(['dog'], 10)['dog']
+    assert len(got) == 4 and got[0]['prompt'] == 'a photo of dog'
+    assert all(r['prompt'].startswith('a photo of dog, ') for r in got[1:])

@@ -23,9 +23,11 @@ class PromptAugmenter:
         attributes, scenes, styles (list[str], optional): Word lists
             (defaults when None; ``['']`` disables one).
         seed (int): Seed of the sampling.
-        scene_prompter (dict, optional): Config of a prompter from
-            :data:`GENERATORS` with a ``prompts(class_name, n)`` method.
-        num_scene_prompts (int): Scenes asked from ``scene_prompter``.
+        scene_prompter (dict, optional): Config of a prompt backend of the
+            IAA agent (:class:`~wsss_mm.generation.prompts.BasePrompter`,
+            e.g. ``dict(type='OfflinePrompter')`` or ``'OpenAIPrompter'``);
+            the background prompts its ``prompts_for_class`` keeps (after
+            self-refinement) join the scenes of that class.
     """
 
     def __init__(self,
@@ -35,8 +37,7 @@ class PromptAugmenter:
                  scenes: Optional[Sequence[str]] = None,
                  styles: Optional[Sequence[str]] = None,
                  seed: int = 0,
-                 scene_prompter: Optional[dict] = None,
-                 num_scene_prompts: int = 4) -> None:
+                 scene_prompter: Optional[dict] = None) -> None:
         self.templates = list(templates)
         self.synonyms = synonyms
         self.attributes = list(ATTRIBUTES if attributes is None else
@@ -47,13 +48,13 @@ class PromptAugmenter:
         self.scene_prompter = (GENERATORS.build(scene_prompter)
                                if isinstance(scene_prompter, dict) else
                                scene_prompter)
-        self.num_scene_prompts = num_scene_prompts
 
     def _scenes(self, name: str) -> List[str]:
         if self.scene_prompter is None:
             return self.scenes
-        extra = list(self.scene_prompter.prompts(name,
-                                                 self.num_scene_prompts))
+        extra = [
+            p['prompt'] for p in self.scene_prompter.prompts_for_class(name)
+        ]
         return list(dict.fromkeys(self.scenes + extra))
 
     def __call__(self, class_names: Sequence[str],

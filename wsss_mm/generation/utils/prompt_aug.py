@@ -3,7 +3,8 @@ styles.
 
 A small prompt set (one template per class) is expanded combinatorially:
 ``template.format(phrase)`` where the phrase is an attribute plus a synonym
-of the class name, followed by an optional scene and style. The result is
+of the class name, followed by an optional scene and style (each after a
+comma). The result is
 deduplicated and sampled with a seeded generator, so the same inputs give
 the same prompts on every machine. Each prompt keeps the class phrase it
 used, so the token span of the class can be found in it later (the
@@ -134,7 +135,7 @@ def augment_class_prompts(name: str,
         phrase = _phrase(a, s)
         text = t.format(phrase)
         if sc:
-            text = f'{text} {sc}'
+            text = f'{text}, {sc}'
         if st:
             text = f'{text}, {st}'
         text = ' '.join(text.split())
