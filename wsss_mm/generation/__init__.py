@@ -31,3 +31,6 @@ __all__ = [
     'safe_id', 'item_seed', 'BasePrompter', 'OfflinePrompter',
     'OpenAIPrompter', 'compose_prompt', 'PromptAugmenter'
 ]
+
+# Registered parts (import-light: diffusers loads when a generator is built)
+from . import diffusion, filters  # noqa: E402,F401,I001

@@ -1,1 +1,9 @@
 """Diffusion generators of the generation package."""
+from .controlnet_generator import (ControlNetGenerator, DiffusionSample,
+                                   check_model_folder)
+from .tiny import make_tiny_diffusion
+
+__all__ = [
+    'ControlNetGenerator', 'DiffusionSample', 'check_model_folder',
+    'make_tiny_diffusion'
+]
