@@ -91,8 +91,9 @@ class FSRTwoViews(BaseTransform):
         views = [self.pipeline(copy.deepcopy(results))
                  for _ in range(self.num_views)]
         out = views[0]
-        out['img'] = [v['img'] for v in views]
-        out['img_shape'] = tuple(views[0]['img'].shape[:2])
+        imgs = [v['img'] for v in views]
+        out['img'] = imgs
+        out['img_shape'] = tuple(imgs[0].shape[:2])
         out['view_flips'] = [bool(v.get('flip', False)) for v in views]
         return out
 
