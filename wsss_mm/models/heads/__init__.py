@@ -1,7 +1,8 @@
+from .dino_projector import DINOProjector
 from .patch_cls_head import PatchClassifierHead
 from .pooling import AdaptiveKPool, GlobalAvgPool, GlobalMaxPool, TopKPool
 
 __all__ = [
     'PatchClassifierHead', 'GlobalMaxPool', 'GlobalAvgPool', 'TopKPool',
-    'AdaptiveKPool'
+    'AdaptiveKPool', 'DINOProjector'
 ]
