@@ -12,8 +12,10 @@ from .par import pixel_adaptive_refine
 from .patch_labels import patch_to_pixel_labels
 from .pooling import (POOLING_MODES, adaptive_k_pool, gap_pool, gmp_pool,
                       pool_patch_scores, topk_pool)
-from .token_contrast import (class_token_contrast_loss, crop_from_uncertain,
-                             labels_to_affinity, token_contrast_loss)
+from .token_contrast import (balanced_cross_entropy, class_token_contrast_loss,
+                             crop_from_uncertain, labels_to_affinity,
+                             random_hflip, random_resized_views,
+                             token_contrast_loss)
 
 __all__ = [
     'gmp_pool', 'gap_pool', 'topk_pool', 'adaptive_k_pool',
@@ -25,5 +27,6 @@ __all__ = [
     'cam_to_roi_mask', 'box_mask', 'refine_cams_with_background',
     'pixel_adaptive_refine', 'token_contrast_loss', 'labels_to_affinity',
     'crop_from_uncertain', 'class_token_contrast_loss', 'bilateral_filter',
-    'dense_energy_loss', 'scaled_dense_energy'
+    'dense_energy_loss', 'scaled_dense_energy', 'balanced_cross_entropy',
+    'random_resized_views', 'random_hflip'
 ]

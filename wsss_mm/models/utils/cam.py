@@ -178,6 +178,28 @@ def _refine_one(refine_fn, image: Tensor, probs: Tensor, valid_key: Tensor,
     return valid_key[refined.argmax(dim=1)]
 
 
+def _refine_without_background(refine_fn, images: Tensor, cams: Tensor,
+                               cls_label: Tensor, ignore_index: int,
+                               img_box: Optional[Tensor],
+                               size: Tuple[int, int]) -> Tensor:
+    b = cams.shape[0]
+    small = tuple(images.shape[-2:])
+    cams = F.interpolate(cams, size=small, mode='bilinear',
+                         align_corners=False)
+    out = cams.new_full((b, ) + size, ignore_index, dtype=torch.long)
+    inside = (torch.ones_like(out, dtype=torch.bool)
+              if img_box is None else box_mask(img_box, size))
+    for i in range(b):
+        valid_key = torch.nonzero(cls_label[i])[:, 0]
+        if valid_key.numel() == 0:
+            continue
+        probs = cams[i, valid_key][None].softmax(dim=1)
+        ref = _refine_one(refine_fn, images[i:i + 1], probs, valid_key,
+                          size)[0]
+        out[i] = torch.where(inside[i], ref, out[i])
+    return out
+
+
 def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
                                                     Tensor],
                                 images: Tensor,
@@ -187,7 +209,8 @@ def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
                                 low_thr: float,
                                 ignore_index: int = 255,
                                 img_box: Optional[Tensor] = None,
-                                down_scale: int = 2) -> Tensor:
+                                down_scale: int = 2,
+                                with_background: bool = True) -> Tensor:
     """PAR-refined pseudo-labels (ToCo's ``refine_cams_with_bkg_v2``).
 
     A constant background map is put in front of the CAMs twice, once at
@@ -210,14 +233,22 @@ def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
         ignore_index (int): Label of ignored pixels.
         img_box (Tensor, optional): ``[B, 4]`` valid regions; None: all.
         down_scale (int): Refinement at ``1 / down_scale`` of the size.
+        with_background (bool): False (no background class): one
+            refinement of the present classes' soft-maxed CAMs, every pixel
+            in the box labelled with its refined best class ``c``.
 
     Returns:
-        Tensor: ``[B, H, W]`` long labels (0 background, ``c + 1`` class c).
+        Tensor: ``[B, H, W]`` long labels (0 background, ``c + 1`` class c;
+        ``c`` without background).
     """
     b, _, h, w = images.shape
     small = (h // down_scale, w // down_scale)
     _images = F.interpolate(
         images, size=small, mode='bilinear', align_corners=False)
+    if not with_background:
+        return _refine_without_background(refine_fn, _images, cams,
+                                          cls_label, ignore_index, img_box,
+                                          (h, w))
     labels = torch.cat([cls_label.new_ones(b, 1), cls_label], dim=1)
     bkg = cams.new_ones(b, 1, h, w)
     cams_h = F.interpolate(

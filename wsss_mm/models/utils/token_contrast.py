@@ -9,7 +9,8 @@ from torch import Tensor
 
 __all__ = [
     'labels_to_affinity', 'token_contrast_loss', 'crop_from_uncertain',
-    'class_token_contrast_loss'
+    'class_token_contrast_loss', 'balanced_cross_entropy',
+    'random_resized_views', 'random_hflip'
 ]
 
 
@@ -170,3 +171,91 @@ def class_token_contrast_loss(student: Tensor,
                                       dim=1)
         total = total + loss.sum() / 2 / (pos_idx.shape[0] + 1e-4)
     return total / b
+
+
+def balanced_cross_entropy(logits: Tensor,
+                           labels: Tensor,
+                           ignore_index: int = 255,
+                           background_index: Optional[int] = 0) -> Tensor:
+    """ToCo's segmentation loss (``get_seg_loss``): the mean of the cross
+    entropy over background pixels only and over foreground pixels only.
+
+    A part without any pixel contributes 0 (where ToCo's
+    ``F.cross_entropy`` of all-ignored targets would give NaN). With
+    ``background_index=None`` (no background class) it is the plain cross
+    entropy.
+
+    Args:
+        logits (Tensor): ``[B, K, H, W]``.
+        labels (Tensor): ``[B, H, W]`` long.
+        ignore_index (int): Ignored label.
+        background_index (int, optional): The background label.
+
+    Returns:
+        Tensor: Scalar loss.
+    """
+    def ce(target: Tensor) -> Tensor:
+        valid = target != ignore_index
+        if not bool(valid.any()):
+            return logits.sum() * 0
+        return F.cross_entropy(logits, target, ignore_index=ignore_index)
+
+    if background_index is None:
+        return ce(labels)
+    bg = labels.masked_fill(labels != background_index, ignore_index)
+    fg = labels.masked_fill(labels == background_index, ignore_index)
+    return 0.5 * (ce(bg) + ce(fg))
+
+
+def random_hflip(images: Tensor,
+                 prob: float = 0.5,
+                 generator: Optional[torch.Generator] = None) -> Tensor:
+    """Flip each image of ``[B, C, H, W]`` horizontally with ``prob``."""
+    flip = torch.rand(images.shape[0], generator=generator) < prob
+    flip = flip.to(images.device)[:, None, None, None]
+    return torch.where(flip, images.flip(-1), images)
+
+
+def random_resized_views(images: Tensor,
+                         scale: Tuple[float, float] = (0.4, 1.0),
+                         ratio: Tuple[float, float] = (3 / 4, 4 / 3),
+                         flip_prob: float = 0.5,
+                         generator: Optional[torch.Generator] = None
+                         ) -> Tensor:
+    """A random resized crop of every image, resized back to its size
+    (bilinear) and flipped with ``flip_prob`` (torchvision's
+    ``RandomResizedCrop`` sampling: area fraction in ``scale``, log-uniform
+    aspect ``ratio``, 10 tries, else the whole image).
+
+    Args:
+        images (Tensor): ``[B, C, H, W]``.
+        scale, ratio (tuple): Area-fraction and aspect ranges.
+        flip_prob (float): Horizontal flip probability.
+        generator (torch.Generator, optional): Random source (CPU).
+
+    Returns:
+        Tensor: ``[B, C, H, W]`` views.
+    """
+    b, _, h, w = images.shape
+    log_r = torch.log(torch.tensor(ratio))
+    views = []
+    for i in range(b):
+        y0, x0, ch, cw = 0, 0, h, w
+        for _ in range(10):
+            u = torch.rand(2, generator=generator)
+            area = h * w * (scale[0] + (scale[1] - scale[0]) * float(u[0]))
+            r = float(torch.exp(log_r[0] + (log_r[1] - log_r[0]) * u[1]))
+            tw = int(round((area * r)**0.5))
+            th = int(round((area / r)**0.5))
+            if 0 < tw <= w and 0 < th <= h:
+                y0 = int(torch.randint(0, h - th + 1, (1, ),
+                                       generator=generator))
+                x0 = int(torch.randint(0, w - tw + 1, (1, ),
+                                       generator=generator))
+                ch, cw = th, tw
+                break
+        crop = images[i:i + 1, :, y0:y0 + ch, x0:x0 + cw]
+        views.append(
+            F.interpolate(crop, size=(h, w), mode='bilinear',
+                          align_corners=False))
+    return random_hflip(torch.cat(views), flip_prob, generator)
