@@ -1,3 +1,4 @@
 from .report_hook import WSSSReportHook
+from .teacher_ema_hook import TeacherEMAHook
 
-__all__ = ['WSSSReportHook']
+__all__ = ['WSSSReportHook', 'TeacherEMAHook']
