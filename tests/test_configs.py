@@ -137,7 +137,7 @@ def test_primary_apc_config_settings():
     sizes = [t.get('scale') for t in cfg.test_pipeline if t['type'] ==
              'Resize']
     assert sizes == [(960, 960)]
-    assert cfg.runner_type == 'WSSSRunner'
+    assert cfg.runner_type == 'wsss_mm.WSSSRunner'
     assert cfg.default_scope == 'wsss_mm'
 
 

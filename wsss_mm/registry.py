@@ -16,6 +16,7 @@ Third-party packages register into these registries from their own code::
 
 and load it through ``custom_imports`` in their config.
 """
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -33,7 +34,6 @@ from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
 from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
 from mmseg.registry import RUNNER_CONSTRUCTORS as MMSEG_RUNNER_CONSTRUCTORS
-from mmseg.registry import RUNNERS as MMSEG_RUNNERS
 from mmseg.registry import TASK_UTILS as MMSEG_TASK_UTILS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
@@ -42,65 +42,94 @@ from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 SCOPE = 'wsss_mm'
 
-RUNNERS = Registry(
-    'runner', parent=MMSEG_RUNNERS, scope=SCOPE,
+
+class WSSSRegistry(Registry):
+    """A registry that also imports its ancestors' ``locations``.
+
+    mmengine's :meth:`Registry.get` imports the lazy ``locations`` of the
+    registry it is called on, then looks the name up in the parents without
+    importing theirs. A config with ``default_scope='wsss_mm'`` naming an
+    mmseg part (``SegLocalVisualizer``, ``IoUMetric``, ``EncoderDecoder``)
+    therefore failed unless the tool had called mmseg's
+    ``register_all_modules()`` first, which mmseg's own ``tools/train.py``
+    and ``tools/test.py`` do not. Importing our registry's locations here
+    imports mmseg's too, so ``import wsss_mm`` (``custom_imports`` in
+    ``configs/_base_/default_runtime.py``) is all a tool needs.
+    """
+
+    def import_from_location(self) -> None:
+        first_time = not self._imported
+        super().import_from_location()
+        if first_time:
+            parent = self.parent
+            while parent is not None:
+                parent.import_from_location()
+                parent = parent.parent
+
+
+# mmseg registers no runner; a direct child of mmengine's root RUNNERS lets
+# the root resolve the scope-qualified 'wsss_mm.WSSSRunner' (mmengine's
+# Registry.get only searches the root's direct children for a scope), which
+# is how mmseg's stock tools/train.py and tools/test.py build runners.
+RUNNERS = WSSSRegistry(
+    'runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-RUNNER_CONSTRUCTORS = Registry(
+RUNNER_CONSTRUCTORS = WSSSRegistry(
     'runner constructor', parent=MMSEG_RUNNER_CONSTRUCTORS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-LOOPS = Registry(
+LOOPS = WSSSRegistry(
     'loop', parent=MMSEG_LOOPS, scope=SCOPE, locations=['wsss_mm.engine'])
-HOOKS = Registry(
+HOOKS = WSSSRegistry(
     'hook', parent=MMSEG_HOOKS, scope=SCOPE,
     locations=['wsss_mm.engine.hooks'])
-DATASETS = Registry(
+DATASETS = WSSSRegistry(
     'dataset', parent=MMSEG_DATASETS, scope=SCOPE,
     locations=['wsss_mm.datasets'])
-DATA_SAMPLERS = Registry(
+DATA_SAMPLERS = WSSSRegistry(
     'data sampler', parent=MMSEG_DATA_SAMPLERS, scope=SCOPE,
     locations=['wsss_mm.datasets'])
-TRANSFORMS = Registry(
+TRANSFORMS = WSSSRegistry(
     'transform', parent=MMSEG_TRANSFORMS, scope=SCOPE,
     locations=['wsss_mm.datasets.transforms'])
-MODELS = Registry(
+MODELS = WSSSRegistry(
     'model', parent=MMSEG_MODELS, scope=SCOPE, locations=['wsss_mm.models'])
-MODEL_WRAPPERS = Registry(
+MODEL_WRAPPERS = WSSSRegistry(
     'model_wrapper', parent=MMSEG_MODEL_WRAPPERS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-WEIGHT_INITIALIZERS = Registry(
+WEIGHT_INITIALIZERS = WSSSRegistry(
     'weight initializer', parent=MMSEG_WEIGHT_INITIALIZERS, scope=SCOPE,
     locations=['wsss_mm.models'])
-OPTIMIZERS = Registry(
+OPTIMIZERS = WSSSRegistry(
     'optimizer', parent=MMSEG_OPTIMIZERS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-OPTIM_WRAPPERS = Registry(
+OPTIM_WRAPPERS = WSSSRegistry(
     'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+OPTIM_WRAPPER_CONSTRUCTORS = WSSSRegistry(
     'optimizer wrapper constructor', parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS,
     scope=SCOPE, locations=['wsss_mm.engine'])
-PARAM_SCHEDULERS = Registry(
+PARAM_SCHEDULERS = WSSSRegistry(
     'parameter scheduler', parent=MMSEG_PARAM_SCHEDULERS, scope=SCOPE,
     locations=['wsss_mm.engine'])
-METRICS = Registry(
+METRICS = WSSSRegistry(
     'metric', parent=MMSEG_METRICS, scope=SCOPE,
     locations=['wsss_mm.evaluation'])
-EVALUATOR = Registry(
+EVALUATOR = WSSSRegistry(
     'evaluator', parent=MMSEG_EVALUATOR, scope=SCOPE,
     locations=['wsss_mm.evaluation'])
-TASK_UTILS = Registry(
+TASK_UTILS = WSSSRegistry(
     'task util', parent=MMSEG_TASK_UTILS, scope=SCOPE,
     locations=['wsss_mm.models'])
-VISUALIZERS = Registry(
+VISUALIZERS = WSSSRegistry(
     'visualizer', parent=MMSEG_VISUALIZERS, scope=SCOPE,
     locations=['wsss_mm.visualization'])
-VISBACKENDS = Registry(
+VISBACKENDS = WSSSRegistry(
     'vis_backend', parent=MMSEG_VISBACKENDS, scope=SCOPE,
     locations=['wsss_mm.visualization'])
-LOG_PROCESSORS = Registry(
+LOG_PROCESSORS = WSSSRegistry(
     'log_processor', parent=MMSEG_LOG_PROCESSORS, scope=SCOPE,
     locations=['wsss_mm.visualization'])
-INFERENCERS = Registry(
+INFERENCERS = WSSSRegistry(
     'inferencer', parent=MMSEG_INFERENCERS, scope=SCOPE,
     locations=['wsss_mm.apis'])
 

@@ -3,7 +3,8 @@ default_scope = 'wsss_mm'
 # when the config is run by mmseg's own tools.
 custom_imports = dict(imports=['wsss_mm'], allow_failed_imports=False)
 # CPU-only gloo DDP and safe checkpoint reload: wsss_mm/engine/runner.py
-runner_type = 'WSSSRunner'
+# Scope-qualified: mmseg's stock tools build it from mmengine's root RUNNERS.
+runner_type = 'wsss_mm.WSSSRunner'
 env_cfg = dict(
     cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

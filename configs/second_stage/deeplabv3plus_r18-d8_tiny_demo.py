@@ -5,7 +5,11 @@
 #       --crf --out data/demo_shapes/PseudoLabels/demo
 #   python tools/train.py \
 #       configs/second_stage/deeplabv3plus_r18-d8_tiny_demo.py
-_base_ = ['../_base_/default_runtime.py']
+# The model is mmseg's DeepLabV3+ config (an `mmseg::` base), shrunk.
+_base_ = [
+    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
+    '../_base_/default_runtime.py'
+]
 
 data_root = 'data/demo_shapes'
 # absolute, or relative to data_root
@@ -18,45 +22,21 @@ metainfo = dict(
 
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='EncoderDecoder',
     data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[127.5, 127.5, 127.5],
-        std=[127.5, 127.5, 127.5],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
+        mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
         size=crop_size),
     pretrained=None,
     backbone=dict(
-        type='ResNetV1c',
-        depth=18,
-        stem_channels=16,
-        base_channels=8,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True),
+        depth=18, stem_channels=16, base_channels=8, norm_cfg=norm_cfg),
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead',
         in_channels=64,
-        in_index=3,
         channels=32,
         dilations=(1, 2, 3, 4),  # 8x8 feature maps at 64 px
         c1_in_channels=8,
         c1_channels=8,
-        dropout_ratio=0.1,
         num_classes=num_classes,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        norm_cfg=norm_cfg),
+    auxiliary_head=None)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -87,3 +87,33 @@ def test_tiny_second_stage_trains_on_pseudo_masks(tmp_path):
     hub = runner.message_hub
     assert np.isfinite(hub.get_scalar('train/loss').current())
     assert 0 <= hub.get_scalar('val/mIoU').current() <= 100
+
+
+def test_second_stage_configs_inherit_mmseg_bases():
+    import wsss_mm.utils.compat  # noqa: F401  (mmseg:: without pkg_resources)
+    for name in ('deeplabv3plus_r50-d8_voc_pseudo.py',
+                 'deeplabv3plus_r18-d8_tiny_demo.py'):
+        text = open(osp.join(CFG_DIR, name)).read()
+        assert "'mmseg::_base_/models/deeplabv3plus_r50-d8.py'" in text
+        assert 'DepthwiseSeparableASPPHead' not in text  # not copied
+    voc = Config.fromfile(
+        osp.join(CFG_DIR, 'deeplabv3plus_r50-d8_voc_pseudo.py'))
+    # from mmseg's bases
+    assert voc.model.decode_head.dilations == (1, 12, 24, 36)
+    assert voc.model.backbone.norm_cfg.type == 'SyncBN'
+    assert voc.train_cfg.max_iters == 40000
+    assert voc.train_dataloader.dataset.pipeline[-2].type == \
+        'PhotoMetricDistortion'
+    # ours
+    assert voc.model.decode_head.num_classes == 21
+    assert voc.model.auxiliary_head.num_classes == 21
+    assert voc.test_evaluator == dict(_scope_='wsss_mm',
+                                      type='PseudoLabelMetric')
+    tiny = Config.fromfile(
+        osp.join(CFG_DIR, 'deeplabv3plus_r18-d8_tiny_demo.py'))
+    assert tiny.model.backbone.depth == 18
+    assert tiny.model.backbone.norm_cfg.type == 'BN'
+    assert tiny.model.auxiliary_head is None
+    model = MODELS.build(tiny.model)
+    assert model.decode_head.num_classes == 4
+    assert model.backbone.stem[0].out_channels == 8  # stem_channels // 2

@@ -148,3 +148,54 @@ def test_default_num_threads():
     cores = os.cpu_count()
     assert compat.default_num_threads(1) == cores
     assert compat.default_num_threads(cores * 4) == 1
+
+
+_MMSEG_BASE = "_base_ = ['mmseg::_base_/models/deeplabv3plus_r50-d8.py']\n"
+# pkg_resources blocked as on setuptools >= 81, whatever is installed here.
+_NO_PKG_RESOURCES = "import sys; sys.modules['pkg_resources'] = None;"
+
+
+def test_mmseg_config_base_needs_pkg_resources_shim(tmp_path):
+    cfg = tmp_path / 'child.py'
+    cfg.write_text(_MMSEG_BASE + 'model = dict(decode_head=dict('
+                   'num_classes=5))\n')
+    load = ('from mmengine.config import Config;'
+            f'c = Config.fromfile({str(cfg)!r});'
+            'print(c.model.type, c.model.backbone.depth,'
+            ' c.model.decode_head.num_classes,'
+            ' c.model.decode_head.dilations)')
+    bare = _run_python(_NO_PKG_RESOURCES + load)
+    assert bare.returncode != 0
+    assert 'import pkg_resources' in bare.stderr
+    assert 'ModuleNotFoundError' in bare.stderr
+    shimmed = _run_python(_NO_PKG_RESOURCES + 'import wsss_mm;' + load)
+    assert shimmed.returncode == 0, shimmed.stderr
+    # mmseg's DeepLabV3+ R50 values, the child's class count
+    assert shimmed.stdout.split() == [
+        'EncoderDecoder', '50', '5', '(1,', '12,', '24,', '36)'
+    ]
+
+
+def test_installed_path_without_pkg_resources():
+    import mmseg
+    path = compat.get_installed_path('mmsegmentation')
+    assert path == os.path.dirname(mmseg.__file__)
+    assert compat.is_installed('mmsegmentation')
+    assert not compat.is_installed('no_such_package_wsss_mm')
+    with pytest.raises(ModuleNotFoundError, match='no_such_package'):
+        compat.get_installed_path('no_such_package_wsss_mm')
+
+
+def test_stock_checkpoint_loader_reads_trusted_runner_checkpoints(tmp_path):
+    # mmengine's own load path (mmseg's stock tools/test.py, mmseg.apis)
+    from mmengine.runner.checkpoint import CheckpointLoader
+    path = str(tmp_path / 'ckpt.pth')
+    buf = HistoryBuffer([1.0, 2.0], [1, 1])
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': buf},
+               path)
+    with pytest.raises(RuntimeError, match='trust'):
+        CheckpointLoader.load_checkpoint(path)
+    compat.write_trust_record(path)
+    ckpt = CheckpointLoader.load_checkpoint(path)
+    assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
+    assert ckpt['message_hub'].mean() == 1.5

@@ -26,7 +26,9 @@ class WSSSRunner(Runner):
       ``tools/test.py``) under torch >= 2.6; other files load with
       ``weights_only=True``.
 
-    Configs select it with ``runner_type = 'WSSSRunner'``.
+    Configs select it with ``runner_type = 'wsss_mm.WSSSRunner'``
+    (scope-qualified, so mmseg's stock tools, which build runners from
+    mmengine's root registry, find it too).
     """
 
     def setup_env(self, env_cfg: Dict) -> None:

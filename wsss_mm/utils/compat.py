@@ -90,6 +90,98 @@ def install_mmcv_ops_shim() -> bool:
 
 
 # ---------------------------------------------------------------------------
+# `mmseg::` config bases without pkg_resources (setuptools >= 81)
+# ---------------------------------------------------------------------------
+def has_pkg_resources() -> bool:
+    """Whether ``import pkg_resources`` can succeed."""
+    try:
+        return importlib.util.find_spec('pkg_resources') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _distribution(package: str):
+    from importlib import metadata
+    try:
+        return metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _top_level_module(dist) -> Optional[str]:
+    text = dist.read_text('top_level.txt')
+    if text:
+        return text.split()[0]
+    for f in dist.files or []:  # no top_level.txt: the first package dir
+        parts = f.parts
+        if len(parts) > 1 and parts[1] == '__init__.py':
+            return parts[0]
+    return None
+
+
+def is_installed(package: str) -> bool:
+    """``mmengine.utils.is_installed`` on :mod:`importlib.metadata`."""
+    if _distribution(package) is not None:
+        return True
+    spec = importlib.util.find_spec(package)
+    return spec is not None and spec.origin is not None
+
+
+def get_installed_path(package: str) -> str:
+    """``mmengine.utils.get_installed_path`` on :mod:`importlib.metadata`.
+
+    The folder of the package's top-level module, e.g. ``.../mmseg`` for
+    ``mmsegmentation``.
+    """
+    dist = _distribution(package)
+    module = _top_level_module(dist) if dist is not None else None
+    spec = importlib.util.find_spec(module or package)
+    if spec is None or spec.origin is None:
+        if dist is None:
+            raise ModuleNotFoundError(
+                f'{package} is not installed (no distribution and no '
+                'module of that name)')
+        raise RuntimeError(
+            f'cannot locate the installed files of {package}: it is a '
+            'namespace package or has no importable top-level module')
+    return osp.dirname(spec.origin)
+
+
+def install_pkg_resources_shim() -> bool:
+    """Let mmengine resolve ``mmseg::`` config bases without pkg_resources.
+
+    Upstream problem: mmengine 0.10.7 ``Config`` resolves a base such as
+    ``_base_ = ['mmseg::_base_/models/deeplabv3plus_r50-d8.py']`` with
+    ``mmengine.utils.is_installed`` and ``get_installed_path``, which import
+    ``pkg_resources``; setuptools >= 81 no longer ships it, so such a config
+    fails with ``No module named 'pkg_resources'``. The replacements above
+    use :mod:`importlib.metadata` and are bound where mmengine looks them
+    up (``mmengine.utils``, ``mmengine.utils.package_utils``,
+    ``mmengine.config.config``, ``mmengine.hub.hub``).
+
+    Note that a config is parsed before its ``custom_imports`` run: a tool
+    must import ``wsss_mm`` before ``Config.fromfile`` for this to apply
+    (ours do; see ``docs/architecture.md`` for mmseg's stock tools).
+
+    Returns:
+        bool: True if the replacements were installed, False if
+        ``pkg_resources`` exists.
+    """
+    if has_pkg_resources():
+        return False
+    import mmengine.config.config as config_mod
+    import mmengine.hub.hub as hub_mod
+    import mmengine.utils as utils_mod
+    import mmengine.utils.package_utils as package_utils
+    for mod in (utils_mod, package_utils, config_mod, hub_mod):
+        if hasattr(mod, 'is_installed'):
+            mod.is_installed = is_installed
+        if hasattr(mod, 'get_installed_path'):
+            mod.get_installed_path = get_installed_path
+    return True
+
+
+# ---------------------------------------------------------------------------
 # CPU-only distributed training (mmengine 0.10.7)
 # ---------------------------------------------------------------------------
 def init_cpu_distributed(launcher: str, timeout_s: Optional[int] = None
@@ -227,6 +319,39 @@ def load_checkpoint_file(path: str,
             'If you trust the file, write a record for it with '
             '`python -m wsss_mm.utils.trust_checkpoint FILE`, or save only '
             'its state_dict.') from e
+
+
+def _load_from_local(filename: str,
+                     map_location: Union[str, Callable, None] = None) -> dict:
+    """mmengine's local-file checkpoint scheme, through
+    :func:`load_checkpoint_file`."""
+    return load_checkpoint_file(osp.expanduser(filename), map_location)
+
+
+def install_checkpoint_loader() -> bool:
+    """Route mmengine's local checkpoint loading through
+    :func:`load_checkpoint_file`.
+
+    Upstream problem: mmengine 0.10.7 ``load_from_local`` calls
+    ``torch.load`` without ``weights_only``, which torch >= 2.6 reads as
+    ``weights_only=True``, and the checkpoints mmengine's Runner saves
+    (``HistoryBuffer`` and numpy objects in ``message_hub``) then fail to
+    load. Our own runner overrides ``load_checkpoint``, but mmseg's stock
+    ``tools/test.py`` builds a plain ``Runner`` and ``mmseg.apis.init_model``
+    calls mmengine's ``load_checkpoint``: both reach the checkpoint through
+    ``CheckpointLoader``'s scheme for local paths (prefix ``''``), replaced
+    here. Trusted files (a matching trust record) load fully, every other
+    file with ``weights_only=True``, as before.
+
+    Returns:
+        bool: True if this call installed the loader.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if CheckpointLoader._schemes.get('') is _load_from_local:
+        return False
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_from_local, force=True)
+    return True
 
 
 # ---------------------------------------------------------------------------

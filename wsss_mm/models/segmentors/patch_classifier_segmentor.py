@@ -92,6 +92,9 @@ class PatchClassifierSegmentor(BaseSegmentor):
             present (pseudo-mask generation on the train split).
         data_preprocessor (dict, optional): mmseg data preprocessor.
         train_cfg, test_cfg (dict, optional): Passed to the decode head.
+        pretrained (str, optional): Only ``None``, accepted because
+            ``mmseg.apis.init_model`` sets it on every segmentor config;
+            pretrained weights go into the backbone's ``init_cfg``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -108,9 +111,16 @@ class PatchClassifierSegmentor(BaseSegmentor):
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pretrained is not None:
+            raise ValueError(
+                f'pretrained={pretrained!r} is not used by '
+                f'{type(self).__name__}: set the weights in the backbone, '
+                "e.g. backbone=dict(init_cfg=dict(type='Pretrained', "
+                'checkpoint=FILE))')
         if infer_from not in ('decoder', 'classifier'):
             raise ValueError("infer_from must be 'decoder' or 'classifier', "
                              f'got {infer_from!r}')
