@@ -10,8 +10,9 @@ from .fsr import (cosine_momentum, ema_center, fsr_class_loss, fsr_patch_loss,
                   uncertain_block_mask)
 from .par import pixel_adaptive_refine
 from .patch_labels import patch_to_pixel_labels
-from .pooling import (POOLING_MODES, adaptive_k_pool, gap_pool, gmp_pool,
-                      pool_patch_scores, topk_pool)
+from .pooling import (ADAPTIVE_K_MODES, POOLING_MODES, adaptive_k_pool,
+                      gap_pool, gmp_pool, pool_patch_scores, topk_pool,
+                      topk_ratio_pool)
 from .token_contrast import (balanced_cross_entropy, class_token_contrast_loss,
                              crop_from_uncertain, labels_to_affinity,
                              random_hflip, random_resized_views,
@@ -20,7 +21,8 @@ from .token_contrast import (balanced_cross_entropy, class_token_contrast_loss,
 __all__ = [
     'gmp_pool', 'gap_pool', 'topk_pool', 'adaptive_k_pool',
     'pool_patch_scores', 'POOLING_MODES', 'patch_to_pixel_labels',
-    'patch_contrast_loss', 'equivariance_loss', 'uncertain_block_mask',
+    'topk_ratio_pool', 'ADAPTIVE_K_MODES', 'patch_contrast_loss',
+    'equivariance_loss', 'uncertain_block_mask',
     'is_random_mask_phase', 'fsr_teacher_probs', 'fsr_class_loss',
     'fsr_patch_loss', 'ema_center', 'teacher_temperature', 'cosine_momentum',
     'multi_scale_cam', 'minmax_normalize_cam', 'cam_to_label',
