@@ -20,6 +20,9 @@ import tempfile
 from typing import IO, Any, Callable, Iterator, List
 
 TEMP_MARK = '.tmp-'
+# mkstemp creates 0600 files; finished files get the usual 0666 & ~umask.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -67,6 +70,7 @@ def atomic_write(path: str,
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{osp.basename(path)}{TEMP_MARK}{os.getpid()}-', dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **({} if 'b' in mode else dict(
                 encoding=encoding))) as f:
             yield f
