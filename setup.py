@@ -2,6 +2,9 @@
 import os.path as osp
 import re
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HOOK_PTH = 'wsss_mm-import-hook.pth'
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -28,6 +31,26 @@ def parse_requirements(fname: str) -> list:
     return reqs
 
 
+class BuildPyWithImportHook(build_py):
+    """Also put ``wsss_mm-import-hook.pth`` at the root of site-packages.
+
+    The .pth line installs :mod:`wsss_mm_import_hook` at interpreter start,
+    so that ``import mmseg.models`` before ``import wsss_mm`` works and
+    mmseg's stock tools read ``mmseg::`` config bases (see the module).
+    """
+
+    def run(self):
+        super().run()
+        self.copy_file(
+            osp.join(HERE, HOOK_PTH), osp.join(self.build_lib, HOOK_PTH),
+            preserve_mode=0)
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [
+            osp.join(self.build_lib, HOOK_PTH)
+        ]
+
+
 setup(
     name='wsss_mm',
     version=read_version(),
@@ -38,6 +61,8 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools',
                                     'projects', 'benchmarks')),
+    py_modules=['wsss_mm_import_hook'],
+    cmdclass={'build_py': BuildPyWithImportHook},
     python_requires='>=3.9',
     # Version ranges live here (not in import-time asserts); the pinned set
     # verified together is requirements/runtime.txt.

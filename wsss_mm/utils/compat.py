@@ -14,6 +14,11 @@ from typing import Callable, Optional
 
 import torch
 
+# re-exported: mmengine's package lookups without pkg_resources
+from wsss_mm_import_hook import get_installed_path  # noqa: F401
+from wsss_mm_import_hook import is_installed  # noqa: F401
+from wsss_mm_import_hook import bind_package_lookups
+
 _OPS_SHIM_NAME = 'mmcv.ops'
 
 
@@ -98,53 +103,6 @@ def has_pkg_resources() -> bool:
         return False
 
 
-def _distribution(package: str):
-    from importlib import metadata
-    try:
-        return metadata.distribution(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _top_level_module(dist) -> Optional[str]:
-    text = dist.read_text('top_level.txt')
-    if text:
-        return text.split()[0]
-    for f in dist.files or []:  # no top_level.txt: the first package dir
-        parts = f.parts
-        if len(parts) > 1 and parts[1] == '__init__.py':
-            return parts[0]
-    return None
-
-
-def is_installed(package: str) -> bool:
-    """``mmengine.utils.is_installed`` on :mod:`importlib.metadata`."""
-    if _distribution(package) is not None:
-        return True
-    spec = importlib.util.find_spec(package)
-    return spec is not None and spec.origin is not None
-
-
-def get_installed_path(package: str) -> str:
-    """``mmengine.utils.get_installed_path`` on :mod:`importlib.metadata`.
-
-    The folder of the package's top-level module, e.g. ``.../mmseg`` for
-    ``mmsegmentation``.
-    """
-    dist = _distribution(package)
-    module = _top_level_module(dist) if dist is not None else None
-    spec = importlib.util.find_spec(module or package)
-    if spec is None or spec.origin is None:
-        if dist is None:
-            raise ModuleNotFoundError(
-                f'{package} is not installed (no distribution and no '
-                'module of that name)')
-        raise RuntimeError(
-            f'cannot locate the installed files of {package}: it is a '
-            'namespace package or has no importable top-level module')
-    return osp.dirname(spec.origin)
-
-
 def install_pkg_resources_shim() -> bool:
     """Let mmengine resolve ``mmseg::`` config bases without pkg_resources.
 
@@ -155,11 +113,14 @@ def install_pkg_resources_shim() -> bool:
     fails with ``No module named 'pkg_resources'``. The replacements above
     use :mod:`importlib.metadata` and are bound where mmengine looks them
     up (``mmengine.utils``, ``mmengine.utils.package_utils``,
-    ``mmengine.config.config``, ``mmengine.hub.hub``).
+    ``mmengine.config.config``, ``mmengine.hub.hub``). They live in the
+    top-level module :mod:`wsss_mm_import_hook`, whose import hook also
+    binds them when mmengine's config module loads, before any
+    ``custom_imports``.
 
-    Note that a config is parsed before its ``custom_imports`` run: a tool
-    must import ``wsss_mm`` before ``Config.fromfile`` for this to apply
-    (ours do; see ``docs/architecture.md`` for mmseg's stock tools).
+    A config is parsed before its ``custom_imports`` run: without the
+    import hook, a tool must import ``wsss_mm`` before ``Config.fromfile``
+    (ours do).
 
     Returns:
         bool: True if the replacements were installed, False if
@@ -167,15 +128,10 @@ def install_pkg_resources_shim() -> bool:
     """
     if has_pkg_resources():
         return False
-    import mmengine.config.config as config_mod
-    import mmengine.hub.hub as hub_mod
-    import mmengine.utils as utils_mod
-    import mmengine.utils.package_utils as package_utils
-    for mod in (utils_mod, package_utils, config_mod, hub_mod):
-        if hasattr(mod, 'is_installed'):
-            mod.is_installed = is_installed
-        if hasattr(mod, 'get_installed_path'):
-            mod.get_installed_path = get_installed_path
+    import mmengine.config.config  # noqa: F401
+    import mmengine.hub.hub  # noqa: F401
+    import mmengine.utils.package_utils  # noqa: F401
+    bind_package_lookups()
     return True
 
 
