@@ -1,3 +1,4 @@
+from .toco_vit import ToCoVisionTransformer
 from .vit import WSSSVisionTransformer
 
-__all__ = ['WSSSVisionTransformer']
+__all__ = ['WSSSVisionTransformer', 'ToCoVisionTransformer']

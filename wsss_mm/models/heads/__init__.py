@@ -1,8 +1,9 @@
 from .dino_projector import DINOProjector
+from .largefov_head import LargeFOVHead
 from .patch_cls_head import PatchClassifierHead
 from .pooling import AdaptiveKPool, GlobalAvgPool, GlobalMaxPool, TopKPool
 
 __all__ = [
     'PatchClassifierHead', 'GlobalMaxPool', 'GlobalAvgPool', 'TopKPool',
-    'AdaptiveKPool', 'DINOProjector'
+    'AdaptiveKPool', 'DINOProjector', 'LargeFOVHead'
 ]
