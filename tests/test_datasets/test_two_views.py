@@ -43,3 +43,21 @@ def test_view_pipeline_overrides_default():
     packed = TRANSFORMS.build(dict(type='PackMultiViewWSSSInputs'))(
         _results())
     assert packed['inputs'].shape == (3, 64, 80)
+
+
+def test_hue_shift_handles_negative_factors():
+    import colorsys
+
+    from wsss_mm.datasets.transforms.two_view import adjust_hue
+    img = np.zeros((2, 2, 3), np.uint8)
+    img[..., 2] = 255  # pure red (BGR)
+    for factor in (-0.1, 0.1, -0.5, 1 / 3):
+        out = adjust_hue(img, factor)
+        b, g, r = out[0, 0].astype(float) / 255
+        h = colorsys.rgb_to_hsv(r, g, b)[0]
+        expected = (int(factor * 255) % 256) / 256
+        assert abs(h - expected) < 0.01, (factor, h, expected)
+    t = TRANSFORMS.build(dict(type='WSSSColorJitter', hue=0.5))
+    for seed in range(10):  # negative hue draws included
+        np.random.seed(seed)
+        assert t(dict(img=_results()['img']))['img'].shape == (64, 80, 3)

@@ -2,9 +2,12 @@
 import copy
 from typing import List, Optional, Sequence, Tuple
 
+import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform, Compose
+from mmpretrain.datasets.transforms import ColorJitter
+from PIL import Image
 
 from wsss_mm.registry import TRANSFORMS
 from .formatting import PackWSSSInputs
@@ -35,7 +38,7 @@ def fsr_global_view_pipeline(crop_size: int = 448,
             type='RandomApply',
             transforms=[
                 dict(
-                    type='mmpretrain.ColorJitter',
+                    type='WSSSColorJitter',
                     brightness=b,
                     contrast=c,
                     saturation=s,
@@ -43,6 +46,50 @@ def fsr_global_view_pipeline(crop_size: int = 448,
             ],
             prob=jitter_prob),
     ]
+
+
+def adjust_hue(img: np.ndarray, hue_factor: float) -> np.ndarray:
+    """Shift the hue of a BGR uint8 image by ``hue_factor`` turns.
+
+    torchvision's rule (PIL HSV, the hue channel shifted by
+    ``int(hue_factor * 255)`` modulo 256). mmcv 2.1's ``adjust_hue`` adds
+    ``np.uint8(hue_factor * 255)``, which raises under numpy 2 for a
+    negative factor.
+    """
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor {hue_factor} is not in [-0.5, 0.5]')
+    h, s, v = Image.fromarray(img[..., ::-1], mode='RGB').convert(
+        'HSV').split()
+    shift = int(hue_factor * 255)
+    np_h = ((np.asarray(h, dtype=np.int16) + shift) % 256).astype(np.uint8)
+    out = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v))
+    return np.ascontiguousarray(np.asarray(out.convert('RGB'))[..., ::-1])
+
+
+@TRANSFORMS.register_module()
+class WSSSColorJitter(ColorJitter):
+    """mmpretrain's ``ColorJitter`` (torchvision's rule, random order of
+    brightness, contrast, saturation and hue) with a hue shift that works
+    under numpy 2 (:func:`adjust_hue`). Same arguments as mmpretrain's.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Jitter ``results['img']`` (BGR uint8)."""
+        img = results['img']
+        order, brightness, contrast, saturation, hue = self._rand_params()
+        for index in order:
+            if index == 0 and brightness is not None:
+                img = mmcv.adjust_brightness(
+                    img, brightness, backend=self.backend)
+            elif index == 1 and contrast is not None:
+                img = mmcv.adjust_contrast(img, contrast, backend=self.backend)
+            elif index == 2 and saturation is not None:
+                img = mmcv.adjust_color(
+                    img, alpha=saturation, backend=self.backend)
+            elif index == 3 and hue is not None:
+                img = adjust_hue(img, hue)
+        results['img'] = img
+        return results
 
 
 @TRANSFORMS.register_module()
