@@ -16,6 +16,9 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p) + sorted(
         glob.glob(osp.join(REPO_ROOT, 'projects', '*', 'configs', '*.py')))
+# Generation configs (tools/generate_*.py) have no model: built below.
+GEN_CONFIGS = [p for p in CONFIGS if osp.basename(p).startswith('generate_')]
+CONFIGS = [p for p in CONFIGS if p not in GEN_CONFIGS]
 
 
 # The plugin package is importable the way its README says (PYTHONPATH).
@@ -147,3 +150,27 @@ def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
     bb.init_cfg.checkpoint = 'https://example.org/vit.pth'
     with pytest.raises(ValueError, match='nothing is downloaded'):
         MODELS.build(bb).init_weights()
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in GEN_CONFIGS if '/iaa/' in p],
+    ids=_ids([p for p in GEN_CONFIGS if '/iaa/' in p]))
+def test_iaa_generation_config_builds(path, demo_root, tiny_diffusion,
+                                      tmp_path):
+    """Source dataset, prompter, generator and filter of an IAA config."""
+    from iaa_test_utils import write_filter_checkpoint
+
+    from wsss_mm.generation.iaa import build_source_dataset, source_records
+    from wsss_mm.registry import GENERATORS
+    cfg = Config.fromfile(path)
+    ds = build_source_dataset(dict(cfg.source, data_root=demo_root))
+    assert len(source_records(ds)) == len(ds) > 0
+    prompter = GENERATORS.build(cfg.prompter)
+    assert prompter.prompts_for_class('circle')
+    gen = GENERATORS.build(
+        dict(cfg.generator, sd_model=tiny_diffusion['sd_model'],
+             controlnet_model=tiny_diffusion['controlnet_model']))
+    assert gen.num_inference_steps == cfg.generator.num_inference_steps
+    ckpt = write_filter_checkpoint(str(tmp_path / 'f.pth'))
+    filt = GENERATORS.build(dict(cfg.filter, checkpoint=ckpt))
+    assert filt.max_tries == cfg.filter.max_tries
