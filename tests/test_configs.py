@@ -75,7 +75,39 @@ def _data_root_for(ds_cfg, demo_root, minicoco_root_factory):
             classes_file='classes.json')
     if kind == 'CamVidTilesDataset':
         return dict(data_root=shared_or_skip('camvid'))
+    if kind == 'SyntheticWSSSDataset':  # a generation store (IAA)
+        return dict(data_root=_synthetic_store())
     raise AssertionError(f'no test data for dataset type {kind}')
+
+
+_STORES = []
+
+
+def _synthetic_store():
+    """A small generation store (labels 1..3) written once per session."""
+    if not _STORES:
+        import tempfile
+
+        from generation_test_utils import FakeProducer, fake_items
+
+        from wsss_mm.generation import GenerationStore, run_generation
+        root = tempfile.mkdtemp(prefix='wsss_synthetic_store_')
+        run_generation(fake_items(3, 1), FakeProducer(),
+                       GenerationStore(root), log_interval=60.)
+        _STORES.append(root)
+    return _STORES[0]
+
+
+def _with_data_roots(ds_cfg, demo_root, minicoco_root_factory):
+    """``ds_cfg`` pointed at test data (ConcatDataset: every part)."""
+    if ds_cfg['type'] == 'ConcatDataset':
+        ds_cfg['datasets'] = [
+            _with_data_roots(d, demo_root, minicoco_root_factory)
+            for d in ds_cfg['datasets']
+        ]
+        return ds_cfg
+    ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco_root_factory))
+    return ds_cfg
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
@@ -99,8 +131,8 @@ def test_config_builds_datasets(path, demo_root, request):
         return request.getfixturevalue('minicoco_root')
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        ds_cfg = copy.deepcopy(cfg[key]['dataset'])
-        ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco))
+        ds_cfg = _with_data_roots(
+            copy.deepcopy(cfg[key]['dataset']), demo_root, minicoco)
         ds = DATASETS.build(ds_cfg)
         assert len(ds) > 0
         sample = ds[0]
