@@ -8,7 +8,7 @@ default_scope = 'wsss_mm'
 work_dir = 'work_dirs/diffsyn_demo_cpu'
 seed = 0
 # class ids: position + 1 (0 = background, 255 = ignore)
-classes = ['dog', 'cat', 'car']
+classes = ['circle', 'square', 'triangle']  # the demo shapes' classes
 prompts_per_class = 2
 images_per_prompt = 2
 prompts = dict(type='PromptAugmenter', seed=seed)
