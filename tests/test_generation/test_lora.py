@@ -100,6 +100,18 @@ def test_lora_trains_only_adapters_and_reloads(tiny_diffusion, image_folder,
     torch.testing.assert_close(reloaded, ours, rtol=1e-5, atol=1e-6)
     assert (reloaded - plain).abs().max() > 1e-5  # the adapters do act
 
+    # the generator loads them from its config (generator.lora)
+    from wsss_mm.registry import GENERATORS
+    gen_cfg = dict(type='DiffSynGenerator', sd_model=sd,
+                   num_inference_steps=2, resolution=64, device='cpu')
+    with_lora = GENERATORS.build(dict(gen_cfg, lora=str(folder)))
+    assert with_lora.model_ids['lora'] == 'lora'
+    with torch.no_grad():
+        got = with_lora.pipe.unet(x, t, emb).sample
+    torch.testing.assert_close(got, ours, rtol=1e-5, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match='generator.lora'):
+        GENERATORS.build(dict(gen_cfg, lora=str(tmp_path)))
+
 
 def test_lora_missing_sd_folder(tmp_path):
     from wsss_mm.generation.diffusion.lora import StableDiffusionLoRA
