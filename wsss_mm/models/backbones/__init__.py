@@ -1,3 +1,4 @@
+from .frozen_cache import FrozenFeatureCache
 from .vit import WSSSVisionTransformer
 
-__all__ = ['WSSSVisionTransformer']
+__all__ = ['WSSSVisionTransformer', 'FrozenFeatureCache']
