@@ -35,6 +35,9 @@ def _shrink_backbone(model_cfg):
     """Same structure, tiny widths: building ViT-B on CPU for every config
     would dominate the suite without testing anything more."""
     bb = model_cfg.get('backbone')
+    if bb and bb.get('type') == 'FrozenFeatureCache':
+        bb['cache_file'] = None  # the test writes nothing
+        bb = bb['backbone']
     if bb and bb.get('type') == 'WSSSVisionTransformer':
         bb['arch'] = dict(
             embed_dims=32, num_layers=max(bb['out_indices']) + 1,
@@ -162,9 +165,11 @@ def test_primary_apc_config_settings():
     assert m.backbone.arch == 'b' and m.backbone.patch_size == 16
     assert m.backbone.img_size == 384
     assert m.backbone.init_cfg.type == 'Pretrained'
-    assert m.cls_head.pooling == dict(type='AdaptiveKPool', k_max=6,
-                                      gap=0.1)
+    assert m.cls_head.pooling == dict(
+        type='AdaptiveKPool', k_max=6, gap=0.1, mode='gap')
     assert m.cls_head.loss_contrast.high_thr == 0.85
+    # PCL's low-confidence set: the paper's single lowest patch.
+    assert m.cls_head.loss_contrast.low_ratio is None
     assert m.cls_head.loss_contrast.loss_weight == 0.02
     assert m.decode_head.loss_decode.loss_weight == 0.01
     assert cfg.train_dataloader.batch_size == 8  # x 2 GPUs = 16
@@ -174,6 +179,11 @@ def test_primary_apc_config_settings():
     assert sizes == [(960, 960)]
     assert cfg.runner_type == 'wsss_mm.WSSSRunner'
     assert cfg.default_scope == 'wsss_mm'
+    # COCO: the paper's maximum of 50 epochs (5,130 iterations each).
+    coco = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/apc/apc_vitb_coco.py'))
+    assert coco.train_cfg.max_iters == 50 * 5130
+    assert coco.model.cls_head.loss_contrast.low_ratio is None
 
 
 def test_missing_pretrained_file_says_how_to_get_it(tmp_path):

@@ -10,7 +10,7 @@ import os.path as osp
 import sys
 import types
 import warnings
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 
@@ -204,6 +204,7 @@ def ddp_device_ids(module: torch.nn.Module,
 # them encoded as tensors and containers and every file loads weights-only:
 # see wsss_mm/utils/checkpoint.py (re-exported here for older imports).
 from wsss_mm.utils.checkpoint import load_checkpoint_file  # noqa: E402,F401
+
 
 def _load_from_local(filename: str,
                      map_location: Union[str, Callable, None] = None) -> dict:

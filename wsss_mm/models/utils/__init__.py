@@ -8,6 +8,7 @@ from .equivariance import equivariance_loss
 from .fsr import (cosine_momentum, ema_center, fsr_class_loss, fsr_patch_loss,
                   fsr_teacher_probs, is_random_mask_phase, teacher_temperature,
                   uncertain_block_mask)
+from .local_attention import local_attention_mask
 from .par import pixel_adaptive_refine
 from .patch_labels import patch_to_pixel_labels
 from .pooling import (ADAPTIVE_K_MODES, POOLING_MODES, adaptive_k_pool,
@@ -21,7 +22,8 @@ from .token_contrast import (balanced_cross_entropy, class_token_contrast_loss,
 __all__ = [
     'gmp_pool', 'gap_pool', 'topk_pool', 'adaptive_k_pool',
     'pool_patch_scores', 'POOLING_MODES', 'patch_to_pixel_labels',
-    'topk_ratio_pool', 'ADAPTIVE_K_MODES', 'patch_contrast_loss',
+    'local_attention_mask', 'topk_ratio_pool', 'ADAPTIVE_K_MODES',
+    'patch_contrast_loss',
     'equivariance_loss', 'uncertain_block_mask',
     'is_random_mask_phase', 'fsr_teacher_probs', 'fsr_class_loss',
     'fsr_patch_loss', 'ema_center', 'teacher_temperature', 'cosine_momentum',
