@@ -52,10 +52,9 @@ from mmengine.logging import print_log
 
 from wsss_mm.registry import GENERATORS
 # the project's one file hash (1 MiB chunks), also used for checkpoints
-from wsss_mm.utils.compat import _sha256 as sha256_file
 from wsss_mm.utils.fileio import (append_line_durable, is_temp_file,
-                                  remove_stale_temp_files, write_bytes_atomic,
-                                  write_text_atomic)
+                                  remove_stale_temp_files, sha256_file,
+                                  write_bytes_atomic, write_text_atomic)
 from .utils.ids import check_entry_id
 
 MANIFEST = 'manifest.jsonl'

@@ -12,6 +12,7 @@ Checkpoints, ``last_checkpoint``, label caches, reports, pseudo masks and
 the generation store all go through these functions.
 """
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -122,6 +123,15 @@ def save_image_atomic(path: str, image, format: str = 'PNG') -> None:
     buf = io.BytesIO()
     image.save(buf, format=format)
     write_bytes_atomic(path, buf.getvalue())
+
+
+def sha256_file(path: str) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def is_temp_file(name: str) -> bool:
