@@ -141,8 +141,19 @@ def start_server(python: str, gguf: str, port: int, threads: int,
                     return proc
         except OSError:
             time.sleep(2)
-    proc.terminate()
+    stop_server(proc)
     raise TimeoutError('the server did not answer within 600 s')
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 20 s (uvicorn waits for a request in
+    flight, which can be a long generation)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
 
 
 def run_agent(base_url: str, args, cache_dir: str) -> tuple:
@@ -186,8 +197,7 @@ def main(argv=None) -> None:
         prompter, bank, seconds = run_agent(base_url, args, cache_dir)
         again, bank2, seconds2 = run_agent(base_url, args, cache_dir)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server)
     rows = []
     for name in args.classes:
         st = prompter.stats[name]
