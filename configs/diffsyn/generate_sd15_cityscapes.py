@@ -1,7 +1,8 @@
 # Diffusion-synthetic driving scenes: SD 1.5 + the driving LoRA
 # (lora_sd15_driving.py), the 19 Cityscapes classes (generated ids 1..19 =
 # Cityscapes train ids + 1; the segmenter config maps them back).
-#   python tools/generate_diffsyn.py configs/diffsyn/generate_sd15_cityscapes.py
+#   python tools/generate_diffsyn.py \
+#       configs/diffsyn/generate_sd15_cityscapes.py
 _base_ = ['./generate_sd15_voc.py']
 work_dir = 'work_dirs/diffsyn_sd15_cityscapes'
 classes = [
