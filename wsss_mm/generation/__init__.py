@@ -15,6 +15,7 @@ with ``@GENERATORS.register_module()`` and is loaded by ``custom_imports``.
 Heavy dependencies (diffusers, openai) are imported by the parts that use
 them, not here.
 """
+from .prompt_augment import PromptAugmenter
 from .prompts import (BasePrompter, OfflinePrompter, OpenAIPrompter,
                       compose_prompt)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, get_dist_info,
@@ -29,5 +30,8 @@ __all__ = [
     'WorkItem', 'GeneratedEntry', 'SkipItem',
     'run_generation', 'setup_distributed', 'get_dist_info', 'resolve_device',
     'safe_id', 'item_seed', 'BasePrompter', 'OfflinePrompter',
-    'OpenAIPrompter', 'compose_prompt'
+    'OpenAIPrompter', 'compose_prompt', 'PromptAugmenter'
 ]
+
+# Registered parts (import-light: diffusers loads when a generator is built)
+from . import diffusion, filters  # noqa: E402,F401,I001
