@@ -15,6 +15,8 @@ DEMO_MODEL_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
 def write_filter_checkpoint(path: str, seed: int = 0) -> str:
     """Random weights of the demo APC model as a weights-only checkpoint
     (``{'state_dict': ...}``, as a trained one would hold)."""
+    from wsss_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(DEMO_MODEL_CONFIG)
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)

@@ -16,6 +16,9 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p) + sorted(
         glob.glob(osp.join(REPO_ROOT, 'projects', '*', 'configs', '*.py')))
+# Generation configs (tools/generate_*.py) have no model: built below.
+GEN_CONFIGS = [p for p in CONFIGS if osp.basename(p).startswith('generate_')]
+CONFIGS = [p for p in CONFIGS if p not in GEN_CONFIGS]
 
 
 # The plugin package is importable the way its README says (PYTHONPATH).
@@ -76,7 +79,41 @@ def _data_root_for(ds_cfg, demo_root, minicoco_root_factory,
             classes_file='classes.json')
     if kind == 'CamVidTilesDataset':
         return dict(data_root=shared_or_skip('camvid'))
+    if kind == 'SyntheticWSSSDataset':  # a generation store (IAA)
+        return dict(data_root=_synthetic_store())
     raise AssertionError(f'no test data for dataset type {kind}')
+
+
+_STORES = []
+
+
+def _synthetic_store():
+    """A small generation store (labels 1..3) written once per session."""
+    if not _STORES:
+        import tempfile
+
+        from generation_test_utils import FakeProducer, fake_items
+
+        from wsss_mm.generation import GenerationStore, run_generation
+        root = tempfile.mkdtemp(prefix='wsss_synthetic_store_')
+        run_generation(fake_items(3, 1), FakeProducer(),
+                       GenerationStore(root), log_interval=60.)
+        _STORES.append(root)
+    return _STORES[0]
+
+
+def _with_data_roots(ds_cfg, demo_root, minicoco_root_factory,
+                     diffsyn_fixture=None):
+    """``ds_cfg`` pointed at test data (ConcatDataset: every part)."""
+    if ds_cfg['type'] == 'ConcatDataset':
+        ds_cfg['datasets'] = [
+            _with_data_roots(d, demo_root, minicoco_root_factory,
+                             diffsyn_fixture) for d in ds_cfg['datasets']
+        ]
+        return ds_cfg
+    ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco_root_factory,
+                                 diffsyn_fixture))
+    return ds_cfg
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
@@ -121,13 +158,8 @@ def test_config_builds_datasets(path, demo_root, request):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if not cfg.get(key):
             continue  # e.g. LoRA training has no validation
-        ds_cfg = copy.deepcopy(cfg[key]['dataset'])
-        if ds_cfg['type'] == 'ConcatDataset':
-            for i, sub in enumerate(ds_cfg['datasets']):
-                sub.update(_data_root_for(sub, demo_root, minicoco, diffsyn))
-        else:
-            ds_cfg.update(
-                _data_root_for(ds_cfg, demo_root, minicoco, diffsyn))
+        ds_cfg = _with_data_roots(
+            copy.deepcopy(cfg[key]['dataset']), demo_root, minicoco, diffsyn)
         ds = DATASETS.build(ds_cfg)
         assert len(ds) > 0
         sample = ds[0]
@@ -179,3 +211,27 @@ def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
     bb.init_cfg.checkpoint = 'https://example.org/vit.pth'
     with pytest.raises(ValueError, match='nothing is downloaded'):
         MODELS.build(bb).init_weights()
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in GEN_CONFIGS if '/iaa/' in p],
+    ids=_ids([p for p in GEN_CONFIGS if '/iaa/' in p]))
+def test_iaa_generation_config_builds(path, demo_root, tiny_diffusion,
+                                      tmp_path):
+    """Source dataset, prompter, generator and filter of an IAA config."""
+    from iaa_test_utils import write_filter_checkpoint
+
+    from wsss_mm.generation.iaa import build_source_dataset, source_records
+    from wsss_mm.registry import GENERATORS
+    cfg = Config.fromfile(path)
+    ds = build_source_dataset(dict(cfg.source, data_root=demo_root))
+    assert len(source_records(ds)) == len(ds) > 0
+    prompter = GENERATORS.build(cfg.prompter)
+    assert prompter.prompts_for_class('circle')
+    gen = GENERATORS.build(
+        dict(cfg.generator, sd_model=tiny_diffusion['sd_model'],
+             controlnet_model=tiny_diffusion['controlnet_model']))
+    assert gen.num_inference_steps == cfg.generator.num_inference_steps
+    ckpt = write_filter_checkpoint(str(tmp_path / 'f.pth'))
+    filt = GENERATORS.build(dict(cfg.filter, checkpoint=ckpt))
+    assert filt.max_tries == cfg.filter.max_tries

@@ -161,6 +161,8 @@ def test_openai_prompter_self_refines_caches_and_keeps_key_secret(
         st = prompter.stats['dog']
         assert (st['generated'], st['rewritten'], st['above_threshold'],
                 st['kept']) == (6, 2, 6, 3)
+        assert (st['initial_above'], st['requests'],
+                st['failed_tries']) == (4, 4, 0)
         # a re-run answers from the cache: no request at all
         again = _prompter(server.url, cache)
         assert again.build_bank(['dog']) == bank
@@ -199,6 +201,8 @@ def test_errors_and_bad_answers_are_logged_and_retried(tmp_path, api_key,
         bank = prompter.build_bank(['dog'])
     assert len(bank['dog']) == 3 and bank['dog'][0]['source'] == 'llm'
     assert len(server.requests) == 5 + 4  # five failures, then 4 requests
+    assert prompter.stats['dog']['failed_tries'] == 5
+    assert prompter.stats['dog']['requests'] == 9
     text = '\n'.join(logs)
     for reason in ('try 1/6 failed (InternalServerError',
                    'try 2/6 failed (malformed answer',

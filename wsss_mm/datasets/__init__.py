@@ -12,6 +12,7 @@ from .diffsyn import DiffSynDataset
 from .image_folder import ImageFolderDataset
 from .imagenets import (ImageNetSDataset, LoadImageNetSAnnotations,
                         decode_imagenets_mask, encode_imagenets_mask)
+from .synthetic import SyntheticWSSSDataset
 from .transforms import (CropTile, ImageLoadError, LoadImageLevelLabels,
                          LoadWSSSImageFromFile, PackWSSSInputs)
 from .voc import VOC_CLASSES, VOC_PALETTE, VOCWSSSDataset
@@ -25,7 +26,7 @@ __all__ = [
     'image_labels_from_instances', 'read_classes_file', 'tile_boxes',
     'tile_labels', 'VOC_CLASSES', 'VOC_PALETTE', 'COCO_CLASSES',
     'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES',
-    'ImageFolderDataset', 'DiffSynDataset', 'ImageNetSDataset',
-    'LoadImageNetSAnnotations', 'decode_imagenets_mask',
+    'SyntheticWSSSDataset', 'ImageFolderDataset', 'DiffSynDataset',
+    'ImageNetSDataset', 'LoadImageNetSAnnotations', 'decode_imagenets_mask',
     'encode_imagenets_mask'
 ]

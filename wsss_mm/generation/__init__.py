@@ -20,13 +20,14 @@ from .prompts import (BasePrompter, OfflinePrompter, OpenAIPrompter,
                       compose_prompt)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, get_dist_info,
                      resolve_device, run_generation, setup_distributed)
-from .store import (MANIFEST, GenerationStore, list_shards, read_jsonl,
-                    sha256_file, shard_name)
+from .store import (MANIFEST, GenerationStore, check_entry_files, list_shards,
+                    manifest_sources, read_jsonl, sha256_file, shard_name)
 from .utils import item_seed, safe_id
 
 __all__ = [
     'GenerationStore', 'read_jsonl', 'list_shards', 'shard_name',
-    'sha256_file', 'MANIFEST', 'WorkItem', 'GeneratedEntry', 'SkipItem',
+    'sha256_file', 'MANIFEST', 'check_entry_files', 'manifest_sources',
+    'WorkItem', 'GeneratedEntry', 'SkipItem',
     'run_generation', 'setup_distributed', 'get_dist_info', 'resolve_device',
     'safe_id', 'item_seed', 'BasePrompter', 'OfflinePrompter',
     'OpenAIPrompter', 'compose_prompt', 'PromptAugmenter'

@@ -29,6 +29,7 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from wsss_mm.registry import DATASETS, GENERATORS
+from wsss_mm.utils.compat import shutdown_distributed
 from .prompts.base import (DEFAULT_IMAGE_TEMPLATE, compose_prompt,
                            shared_prompt_bank)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, run_generation,
@@ -230,7 +231,7 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
 
     Returns:
         dict: The run summary of :func:`run_generation`, plus
-        ``early_stops``.
+        ``early_stops`` (tries stopped by the early check, all ranks).
     """
     work_dir = cfg.work_dir
     dataset = build_source_dataset(cfg.source)
@@ -265,9 +266,20 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
         GenerationStore(work_dir),
         launcher=launcher,
         log_interval=float(cfg.get('log_interval', 10.)),
-        prefix='iaa')
-    summary['early_stops'] = producer.early_stops
+        prefix='iaa',
+        shutdown=False)
+    summary['early_stops'] = _sum_over_ranks(producer.early_stops)
+    shutdown_distributed()
     return summary
+
+
+def _sum_over_ranks(value: int) -> int:
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return int(value)
+    box = [None] * dist.get_world_size()
+    dist.all_gather_object(box, int(value))
+    return sum(box)
 
 
 def _plain(cfg) -> dict:

@@ -194,6 +194,45 @@ def encode_file(value: Any, path: str) -> bytes:
                     'dict/list for .json')
 
 
+def check_entry_files(root: str,
+                      record: dict,
+                      verify: str = 'sha256',
+                      roles: Optional[Sequence[str]] = None
+                      ) -> Optional[str]:
+    """Why a manifest record's files do not verify, or None when they do.
+
+    Args:
+        root (str): The store folder (``files`` paths are relative to it).
+        record (dict): A manifest record.
+        verify (str): ``'sha256'`` (content), ``'exists'`` (presence) or
+            ``'none'``.
+        roles (list[str], optional): Only these roles (default: all).
+
+    Returns:
+        str or None: e.g. ``'image file images/x.png is missing'``.
+    """
+    files = record.get('files')
+    shas = record.get('sha256') or {}
+    if not isinstance(files, dict) or not files:
+        return 'no "files" mapping'
+    if verify == 'none':
+        return None
+    for role in (files if roles is None else roles):
+        rel = files.get(role)
+        if not isinstance(rel, str):
+            return f'no {role} file'
+        path = osp.join(root, rel)
+        if not osp.isfile(path):
+            return f'{role} file {rel} is missing'
+        if verify == 'sha256':
+            expected = shas.get(role)
+            if expected is None:
+                return f'no sha256 for {role} file {rel}'
+            if sha256_file(path) != expected:
+                return f'{role} file {rel} does not match its sha256'
+    return None
+
+
 @GENERATORS.register_module()
 class GenerationStore:
     """Files plus JSONL manifest shards, crash safe and resumable.
@@ -369,21 +408,7 @@ class GenerationStore:
     # ------------------------------------------------------------------
     def check_record(self, record: dict) -> Optional[str]:
         """Why ``record``'s files do not verify, or None when they do."""
-        files = record.get('files')
-        shas = record.get('sha256') or {}
-        if not isinstance(files, dict):
-            return 'no "files" mapping'
-        for role, rel in files.items():
-            path = osp.join(self.root, rel)
-            if not osp.isfile(path):
-                return f'{role} file {rel} is missing'
-            if self.verify == 'sha256':
-                expected = shas.get(role)
-                if expected is None:
-                    return f'no sha256 for {role} file {rel}'
-                if sha256_file(path) != expected:
-                    return f'{role} file {rel} does not match its sha256'
-        return None
+        return check_entry_files(self.root, record, self.verify)
 
     def verified_record(self, entry_id: str) -> Optional[dict]:
         """The last record of ``entry_id`` whose files verify, or None.

@@ -208,7 +208,7 @@ class ControlNetGenerator:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
 
-        load = dict(torch_dtype=self.dtype, local_files_only=True)
+        load = dict(dtype=self.dtype, local_files_only=True)
         controlnet = ControlNetModel.from_pretrained(controlnet_model, **load)
         self.pipe = StableDiffusionControlNetPipeline.from_pretrained(
             sd_model,

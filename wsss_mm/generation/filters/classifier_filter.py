@@ -133,6 +133,7 @@ class ClassifierFilter:
         from mmengine.registry import init_default_scope
 
         from wsss_mm.registry import MODELS
+        from wsss_mm.utils import register_all_modules
 
         if not config or not osp.isfile(config):
             raise FileNotFoundError(
@@ -153,6 +154,7 @@ class ClassifierFilter:
                 threshold=float(early_check.get('threshold', threshold)))
             check_step(10, self.early_check['at'])  # validates `at`
         cfg = Config.fromfile(config)
+        register_all_modules(init_default_scope=False)
         init_default_scope(cfg.get('default_scope', 'wsss_mm'))
         self.device = resolve_device(device)
         model = MODELS.build(cfg.model)

@@ -99,6 +99,7 @@ class BasePrompter:
             pool[p], rounds[p] = s, 0
         rewritten = 0
         below = [p for p in cands if pool[p] < self.threshold]
+        initial_above = len(cands) - len(below)
         for r in range(1, self.refine_rounds + 1):
             if not below or not self.rewrite_enabled:
                 break
@@ -119,6 +120,7 @@ class BasePrompter:
         above = sum(s >= self.threshold for s in pool.values())
         self.stats[class_name] = dict(
             generated=len(cands),
+            initial_above=initial_above,
             rewritten=rewritten,
             above_threshold=above,
             kept=len(kept),

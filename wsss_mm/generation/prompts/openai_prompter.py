@@ -151,6 +151,7 @@ class OpenAIPrompter(BasePrompter):
         self._client = None
         self._secret = self._read_key()  # kept only to redact and connect
         self.requests_sent = 0
+        self.failed_tries = 0
 
     # ------------------------------------------------------------------
     # key handling
@@ -263,6 +264,7 @@ class OpenAIPrompter(BasePrompter):
             else:
                 self.cache.put(request, answer)
                 return parsed
+            self.failed_tries += 1
             delay = min(self.backoff * 2**attempt, self.backoff_max)
             more = (f'retrying in {delay:.2f} s' if attempt + 1 < tries else
                     'giving up')
@@ -301,8 +303,13 @@ class OpenAIPrompter(BasePrompter):
         return self._fallback
 
     def prompts_for_class(self, class_name: str) -> List[dict]:
+        sent, failed = self.requests_sent, self.failed_tries
         try:
-            return super().prompts_for_class(class_name)
+            kept = super().prompts_for_class(class_name)
+            self.stats[class_name].update(
+                requests=self.requests_sent - sent,
+                failed_tries=self.failed_tries - failed)
+            return kept
         except LLMFailure as e:
             reason = self.redact(e)
         if self.on_failure == 'raise':
@@ -318,5 +325,7 @@ class OpenAIPrompter(BasePrompter):
         self.stats[class_name] = dict(
             self.fallback.stats.get(class_name, {}),
             source='fallback',
-            llm_error=reason)
+            llm_error=reason,
+            requests=self.requests_sent - sent,
+            failed_tries=self.failed_tries - failed)
         return kept
