@@ -134,7 +134,9 @@ class IAAProducer:
         """Prompt of repeat ``k``, try ``t``: the background prompts of the
         image's classes in turn, a new one for each repeat and try."""
         names = [self.class_names[c] for c in labels]
-        turn = k * 7919 + t  # a new background for every try
+        # a prime stride spreads the repeats k over the background list;
+        # each further try t moves to the next background
+        turn = k * 7919 + t
         cls = names[turn % len(names)]
         backgrounds = self.prompts[cls]
         return compose_prompt(names, backgrounds[turn % len(backgrounds)],
@@ -194,6 +196,7 @@ class IAAProducer:
                     prompt=prompt,
                     seed=seed,
                     condition=sample.condition,
+                    condition_notes=sample.notes,
                     label_score=score,
                     scores=(None if class_scores is None else
                             [round(float(s), 6) for s in class_scores]),
