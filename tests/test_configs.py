@@ -254,3 +254,25 @@ def test_iaa_generation_config_builds(path, demo_root, tiny_diffusion,
     ckpt = write_filter_checkpoint(str(tmp_path / 'f.pth'))
     filt = GENERATORS.build(dict(cfg.filter, checkpoint=ckpt))
     assert filt.max_tries == cfg.filter.max_tries
+
+
+DIFFSYN_GEN_CONFIGS = [
+    p for p in GEN_CONFIGS if osp.basename(osp.dirname(p)) == 'diffsyn'
+]
+
+
+@pytest.mark.parametrize(
+    'path', DIFFSYN_GEN_CONFIGS, ids=_ids(DIFFSYN_GEN_CONFIGS))
+def test_diffsyn_generation_config_builds(path, tiny_diffusion):
+    """Prompt augmenter and generator of a diffusion-synthetic config."""
+    from wsss_mm.registry import GENERATORS
+    cfg = Config.fromfile(path)
+    bank = GENERATORS.build(cfg.prompts)(cfg.classes, 2)
+    assert sorted(bank) == sorted(cfg.classes)
+    assert all(r['synonym'] in r['prompt'] for v in bank.values()
+               for r in v)
+    gen = GENERATORS.build(
+        dict(cfg.generator, sd_model=tiny_diffusion['sd_model'], lora=None,
+             resolution=64))
+    assert gen.num_inference_steps == cfg.generator.num_inference_steps
+    assert gen.extractor.rule == cfg.generator.mask.rule

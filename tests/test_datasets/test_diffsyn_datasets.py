@@ -1,5 +1,7 @@
 """ImageNet-S, Cityscapes (mmseg's, from our configs) and DiffSynDataset on
 tiny fixtures."""
+import os.path as osp
+
 import numpy as np
 import pytest
 from diffsyn_test_utils import (write_tiny_cityscapes, write_tiny_imagenets,
@@ -39,6 +41,12 @@ def test_imagenets_dataset(tmp_path):
     same = ImageNetSDataset(subset=50, data_root=root, pipeline=[],
                             categories_file='categories.txt')
     assert same.metainfo['classes'] == ds.metainfo['classes']
+    ds = ImageNetSDataset(
+        subset=50, data_root=root,
+        pipeline=[dict(type='LoadImageNetSAnnotations', ignore_index=255)])
+    ids = {osp.basename(ds[i]['img_path']): ds[i]['gt_seg_map']
+           for i in range(2)}
+    assert set(np.unique(ids['a.JPEG'])) == {0, 3, 255}
     with pytest.raises(ValueError, match='300 categories'):
         ImageNetSDataset(subset=300, data_root=root, pipeline=[])
     with pytest.raises(ValueError, match='one of'):

@@ -54,13 +54,25 @@ def encode_imagenets_mask(ids: np.ndarray) -> np.ndarray:
 
 @TRANSFORMS.register_module()
 class LoadImageNetSAnnotations(BaseTransform):
-    """Load an ImageNet-S mask into ``gt_seg_map`` (int64, 1000 ignore)."""
+    """Load an ImageNet-S mask into ``gt_seg_map`` (int64).
+
+    Args:
+        ignore_index (int): Value given to the ignored region (1000 in the
+            files). 255 suits ImageNet-S50 (ids 0..50) and matches the
+            synthetic masks; keep 1000 for S300/S919, whose ids reach 255.
+    """
+
+    def __init__(self, ignore_index: int = IMAGENETS_IGNORE) -> None:
+        self.ignore_index = int(ignore_index)
 
     def transform(self, results: dict) -> dict:
         path = results['seg_map_path']
         with Image.open(path) as im:
             rgb = np.asarray(im.convert('RGB'))
-        results['gt_seg_map'] = decode_imagenets_mask(rgb)
+        ids = decode_imagenets_mask(rgb)
+        if self.ignore_index != IMAGENETS_IGNORE:
+            ids[ids == IMAGENETS_IGNORE] = self.ignore_index
+        results['gt_seg_map'] = ids
         results.setdefault('seg_fields', []).append('gt_seg_map')
         return results
 
