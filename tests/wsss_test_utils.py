@@ -1,9 +1,7 @@
 """Helpers shared by the tests (a plain module: importable by name)."""
-import importlib.util
 import os
 import os.path as osp
 import socket
-import sys
 
 import numpy as np
 import pytest
@@ -23,19 +21,6 @@ def shared_or_skip(*parts: str) -> str:
         pytest.skip(f'shared data not found: {path} (set WSSS_SHARED_DATA '
                     'to the folder holding camvid/, voc_samples/, minicoco/)')
     return path
-
-
-def load_tool(name: str):
-    """Import ``tools/dataset_converters/NAME.py`` as a module."""
-    mod_name = f'_wsss_tool_{name}'
-    if mod_name in sys.modules:
-        return sys.modules[mod_name]
-    spec = importlib.util.spec_from_file_location(
-        mod_name, osp.join(TOOLS, name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def write_tiny_voc(root,

@@ -83,10 +83,19 @@ def test_label_cache_not_stale(tmp_path, _label_cache):
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path='SegmentationClass'))
     assert _labels(VOCWSSSDataset(**kwargs)) == {'a': [3], 'b': [4]}
-    # masks change and the list gains an image: the cache must not be used
-    Image.fromarray(np.full(
-        (8, 8), 7,
-        np.uint8)).save(osp.join(root, 'SegmentationClass', 'a.png'))
+    # only a mask changes (same list, same names, same file size): the
+    # cache is keyed on the masks' sizes and mtimes, so it is not used
+    mask_a = osp.join(root, 'SegmentationClass', 'a.png')
+    size, mtime = os.path.getsize(mask_a), os.stat(mask_a).st_mtime_ns
+    with Image.open(mask_a) as old:
+        palette = old.getpalette()
+    new = Image.fromarray(np.full((8, 8), 7, np.uint8))
+    new.putpalette(palette)
+    new.save(mask_a)
+    os.utime(mask_a, ns=(mtime + 10**9, mtime + 10**9))
+    assert os.path.getsize(mask_a) == size
+    assert _labels(VOCWSSSDataset(**kwargs)) == {'a': [7], 'b': [4]}
+    # the list gains an image
     Image.fromarray(np.full(
         (8, 8), 9,
         np.uint8)).save(osp.join(root, 'SegmentationClass', 'c.png'))

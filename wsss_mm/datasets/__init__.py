@@ -1,13 +1,16 @@
 """Datasets of wsss_mm (registered in ``wsss_mm.registry.DATASETS``)."""
-from .base_wsss import (BaseWSSSDataset, default_cache_dir, labels_from_mask,
-                        read_index_mask)
+from .base_wsss import BaseWSSSDataset
 from .camvid_tiles import (CAMVID_CLASSES, CAMVID_PALETTE, CamVidTilesDataset,
-                           tile_boxes, tile_labels)
+                           tile_boxes)
 from .coco import (COCO_CLASSES, COCO_PALETTE, COCOWSSSDataset,
-                   image_labels_from_instances, read_classes_file)
+                   read_classes_file)
 from .demo_shapes import (DEMO_CLASSES, DemoShapesDataset,
                           demo_dataset_complete, generate_demo_dataset,
                           make_demo_sample)
+from .labels import (coco_category_mapping, default_cache_dir,
+                     image_labels_from_instances, labels_from_mask,
+                     read_index_mask, read_label_file, tile_labels,
+                     write_label_file)
 from .transforms import (CropTile, ImageLoadError, LoadImageLevelLabels,
                          LoadWSSSImageFromFile, PackWSSSInputs)
 from .voc import VOC_CLASSES, VOC_PALETTE, VOCWSSSDataset
@@ -20,5 +23,6 @@ __all__ = [
     'read_index_mask', 'labels_from_mask', 'default_cache_dir',
     'image_labels_from_instances', 'read_classes_file', 'tile_boxes',
     'tile_labels', 'VOC_CLASSES', 'VOC_PALETTE', 'COCO_CLASSES',
-    'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES'
+    'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES',
+    'coco_category_mapping', 'read_label_file', 'write_label_file'
 ]
