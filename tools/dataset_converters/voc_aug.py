@@ -1,6 +1,10 @@
 """CLI of :mod:`wsss_mm.datasets.converters.voc_aug` (see its docstring).
 
-``python tools/dataset_converters/voc_aug.py data/VOCdevkit/VOC2012 --sbd data/benchmark_RELEASE --nproc 8``
+Example::
+
+    python tools/dataset_converters/voc_aug.py data/VOCdevkit/VOC2012 \\
+        --sbd data/benchmark_RELEASE \\
+        --nproc 8
 """
 from wsss_mm.datasets.converters.voc_aug import main
 
