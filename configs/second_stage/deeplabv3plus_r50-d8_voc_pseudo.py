@@ -83,7 +83,10 @@ model = dict(
 # Standard fully supervised pipeline: the pseudo masks are the annotations.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(
+        type='LoadWSSSAnnotations',
+        num_classes=num_classes,
+        imdecode_backend='pillow'),
     dict(
         type='RandomResize',
         scale=(2048, 512),
@@ -97,7 +100,10 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(
+        type='LoadWSSSAnnotations',
+        num_classes=num_classes,
+        imdecode_backend='pillow'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

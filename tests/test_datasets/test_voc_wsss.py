@@ -201,7 +201,7 @@ def test_colour_mask_refused(tmp_path):
                 img_path='JPEGImages', seg_map_path='SegmentationClass'))
 
 
-def test_empty_labels_dropped_in_train_kept_in_test(tmp_path):
+def test_empty_labels_refused_in_train_kept_in_test(tmp_path):
     root = write_tiny_voc(tmp_path / 'voc', {
         'a': np.full((4, 4), 3),
         'bg_only': [[0, 0], [255, 0]],
@@ -216,8 +216,8 @@ def test_empty_labels_dropped_in_train_kept_in_test(tmp_path):
             dict(type='LoadImageLevelLabels'),
             dict(type='PackWSSSInputs')
         ])
-    train = VOCWSSSDataset(**kwargs)
-    assert _labels(train) == {'a': [3]}
+    with pytest.raises(RuntimeError, match='bg_only'):
+        VOCWSSSDataset(**kwargs)  # policy: see test_bad_input.py
     test = VOCWSSSDataset(test_mode=True, **kwargs)
     assert _labels(test) == {'a': [3], 'bg_only': []}
     with pytest.raises(ValueError, match='bg_only.jpg'):

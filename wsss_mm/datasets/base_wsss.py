@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 from wsss_mm.registry import DATASETS
+from wsss_mm.utils.errors import WSSSInputError
 from .labels import (check_label_ids, default_cache_dir, derive_labels,
                      derive_labels_cached, read_label_file, write_label_file)
 
@@ -51,12 +52,15 @@ class BaseWSSSDataset(BaseSegDataset):
     current dataset, so it is never silently stale
     (:func:`~wsss_mm.datasets.labels.derive_labels_cached`).
 
-    Images without foreground labels: in training (``test_mode=False``),
-    images whose ``img_labels`` are empty are dropped when the dataset is
-    built, with a warning giving their number, because the WSSS protocol
-    has no supervision for them and :class:`LoadImageLevelLabels` would
-    reject them. In ``test_mode`` they are kept (evaluation needs every
-    image). ``drop_empty`` overrides this.
+    Images with empty image-level labels (no foreground class), in
+    training (``test_mode=False``): the class attribute ``empty_labels``
+    sets the policy of the protocol. ``'error'`` (VOC, COCO, the demo):
+    building the dataset fails, naming the images, since the protocol has
+    no supervision for them. ``'drop'`` (CamVid tiles): they are dropped
+    with a logged count. ``drop_empty=True`` / ``False`` overrides the
+    policy (drop / keep). In ``test_mode`` every image is kept (evaluation
+    needs every image). A list where every image is empty always fails
+    with a message saying so. See docs/datasets.md.
 
     Bad input raises errors that name the file: a missing ``data_root``
     (FileNotFoundError that names the converter to run), a missing list
@@ -67,8 +71,10 @@ class BaseWSSSDataset(BaseSegDataset):
         ann_file (str): List of image names, relative to ``data_root``.
         label_file (str, optional): JSON of image-level labels, relative to
             ``data_root`` unless absolute. Defaults to None.
-        drop_empty (bool, optional): Drop images without foreground labels.
-            Defaults to None (``not test_mode``).
+        drop_empty (bool, optional): Override the empty-label policy: drop
+            (True) or keep (False) images with empty labels. Defaults to
+            None (the dataset's ``empty_labels`` policy in training, keep
+            in ``test_mode``).
         check_files (bool): Check that every listed image exists.
             Defaults to True.
         converter_hint (str, optional): Text naming the converter, used in
@@ -77,6 +83,7 @@ class BaseWSSSDataset(BaseSegDataset):
     """
     METAINFO: dict = dict(with_background=True)
     with_background: bool = True
+    empty_labels: str = 'error'
     converter_hint: str = 'see tools/dataset_converters/'
 
     def __init__(self,
@@ -100,8 +107,7 @@ class BaseWSSSDataset(BaseSegDataset):
                 f'dataset first ({self.converter_hint}) or set data_root, '
                 'e.g. `--cfg-options train_dataloader.dataset.data_root=...`.')
         self.label_file = label_file
-        self.drop_empty = (not test_mode) if drop_empty is None \
-            else drop_empty
+        self.drop_empty = drop_empty
         self.check_files = check_files
         super().__init__(
             ann_file=ann_file,
@@ -192,25 +198,36 @@ class BaseWSSSDataset(BaseSegDataset):
             with_background=self.with_background)
 
     def filter_data(self) -> List[dict]:
-        """Drop images without foreground labels when ``drop_empty``."""
+        """Apply the empty-label policy (see the class docstring)."""
         data_list = super().filter_data()
-        if not self.drop_empty:
+        empty = [d.get('img_name', d['img_path']) for d in data_list
+                 if not d['img_labels']]
+        if data_list and len(empty) == len(data_list) and not self.test_mode:
+            raise WSSSInputError(
+                f'{type(self).__name__}: all {len(data_list)} images of '
+                f'{self.ann_file} have empty image-level labels (no '
+                'foreground class); check the label file / masks and '
+                'the classes of the dataset')
+        if not empty or self.test_mode and self.drop_empty is None:
             return data_list
-        kept = [d for d in data_list if d['img_labels']]
-        dropped = len(data_list) - len(kept)
-        if dropped:
-            examples = [
-                d.get('img_name', d['img_path']) for d in data_list
-                if not d['img_labels']
-            ][:3]
-            print_log(
-                f'{type(self).__name__}: dropped {dropped} of '
-                f'{len(data_list)} images without foreground image-level '
-                f'labels (e.g. {examples}); the WSSS protocol has no '
-                'supervision for them.',
-                logger='current',
-                level=logging.WARNING)
-        return kept
+        drop = self.drop_empty if self.drop_empty is not None else (
+            self.empty_labels == 'drop')
+        if not drop:
+            if self.drop_empty is False:
+                return data_list
+            raise WSSSInputError(
+                f'{type(self).__name__}: {len(empty)} of {len(data_list)} '
+                f'images of {self.ann_file} have empty image-level labels, '
+                f'e.g. {empty[:5]}; this protocol has no supervision for '
+                'them: remove them from the list (or pass drop_empty=True '
+                'to drop them)')
+        print_log(
+            f'{type(self).__name__}: dropped {len(empty)} of '
+            f'{len(data_list)} images with empty image-level labels '
+            f'(e.g. {empty[:3]})',
+            logger='current',
+            level=logging.WARNING)
+        return [d for d in data_list if d['img_labels']]
 
     # ------------------------------------------------------------------
     # image-level labels

@@ -76,6 +76,7 @@ class CamVidTilesDataset(BaseWSSSDataset):
     METAINFO = dict(
         classes=CAMVID_CLASSES, palette=CAMVID_PALETTE, with_background=False)
     with_background = False
+    empty_labels = 'drop'
     converter_hint = ('CamVid needs {split}.txt, images/{split}/ and '
                       'labels/{split}/ (see ../shared/data/README.md)')
 
