@@ -139,7 +139,8 @@ def test_check_dataset_tool_exit_code(tmp_path):
                          timeout=300)
     assert bad.returncode == 1
     assert 'a.jpg: cannot decode image' in bad.stdout
-    assert bad.stdout.strip().splitlines()[-1] == '1 problem(s) found'
+    # a.jpg is in the train and in the val list
+    assert bad.stdout.strip().splitlines()[-1] == '2 problem(s) found'
 
 
 def test_misspelled_config_key_warns_variables_silent(tmp_path):
