@@ -7,7 +7,7 @@ import pytest
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:  # any import mode: wsss_test_utils by name
     sys.path.insert(0, HERE)
-from wsss_test_utils import REPO_ROOT, load_tool, shared_or_skip  # noqa
+from wsss_test_utils import REPO_ROOT, shared_or_skip  # noqa
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -48,7 +48,7 @@ def demo_root(tmp_path_factory):
 def minicoco_root(tmp_path_factory):
     """minicoco converted to class-id masks in a temporary folder."""
     src = shared_or_skip('minicoco')
-    conv = load_tool('coco14_instances_to_masks')
+    from wsss_mm.datasets.converters import coco14 as conv
     out = str(tmp_path_factory.mktemp('minicoco_masks'))
     for split in ('train', 'val'):
         conv.convert(

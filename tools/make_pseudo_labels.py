@@ -59,7 +59,7 @@ from wsss_mm.utils.compat import load_checkpoint_file, shutdown_distributed
 IGNORE_INDEX = 255
 IGNORE_RGB = (224, 224, 192)  # VOC's boundary colour
 IMAGE_LOADERS = ('LoadImageFromFile', 'LoadWSSSImageFromFile')
-GT_LOADERS = ('LoadAnnotations', )
+GT_LOADERS = ('LoadAnnotations', 'LoadWSSSAnnotations')
 TILE_CROPS = ('CropTile', )
 LABEL_LOADERS = ('LoadImageLevelLabels', )
 
@@ -146,7 +146,8 @@ def split_pipeline(pipeline: List[dict],
                         gt_loader = dict(s)
     if gt_loader is None:
         # pillow reads palette PNGs as class ids
-        gt_loader = dict(type='LoadAnnotations', imdecode_backend='pillow')
+        gt_loader = dict(
+            type='LoadWSSSAnnotations', imdecode_backend='pillow')
     load = [image_loader]
     if with_gt:
         load.append(gt_loader)

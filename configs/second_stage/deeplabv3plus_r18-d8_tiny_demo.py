@@ -40,7 +40,10 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(
+        type='LoadWSSSAnnotations',
+        num_classes=num_classes,
+        imdecode_backend='pillow'),
     dict(
         type='RandomResize',
         scale=crop_size,
@@ -53,7 +56,10 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=crop_size, keep_ratio=True),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(
+        type='LoadWSSSAnnotations',
+        num_classes=num_classes,
+        imdecode_backend='pillow'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

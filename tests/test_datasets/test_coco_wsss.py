@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from wsss_test_utils import TOOLS, load_tool, shared_or_skip
+from wsss_test_utils import TOOLS, shared_or_skip
 
 from wsss_mm.datasets import (COCO_CLASSES, COCOWSSSDataset,
                               image_labels_from_instances)
+from wsss_mm.datasets.converters import coco14
 
 
 def _json(split):
@@ -48,7 +49,7 @@ def test_coco_classes():
 
 
 def test_rle_decoding_uncompressed():
-    conv = load_tool('coco14_instances_to_masks')
+    conv = coco14
     # 3x2 image, column-major: col0 = [0, 1, 1], col1 = [1, 0, 0]
     mask = conv.decode_rle({'size': [3, 2], 'counts': [1, 3, 2]})
     assert mask.tolist() == [[0, 1], [1, 0], [1, 0]]
@@ -57,7 +58,7 @@ def test_rle_decoding_uncompressed():
 
 
 def test_rle_string_roundtrip():
-    conv = load_tool('coco14_instances_to_masks')
+    conv = coco14
     rng = np.random.default_rng(0)
     mask = (rng.random((37, 23)) > 0.6).astype(np.uint8)
     mask[:5] = 1  # long runs too
@@ -81,7 +82,7 @@ def test_rle_string_roundtrip():
 
 
 def test_polygon_rasterisation():
-    conv = load_tool('coco14_instances_to_masks')
+    conv = coco14
     mask = conv.polygons_to_mask([[2, 2, 7, 2, 7, 5, 2, 5], [0, 0]], 10, 10)
     assert mask[2:6, 2:8].all() and mask.sum() == 24
 
@@ -140,7 +141,7 @@ def test_converter_script_and_class_mismatch(tmp_path):
         coco = json.load(f)
     coco['categories'][0]['name'] = 'human'
     other.write_text(json.dumps(coco))
-    conv = load_tool('coco14_instances_to_masks')
+    conv = coco14
     with pytest.raises(ValueError, match='classes.json'):
         conv.convert(str(other), osp.join(src, 'images'), out)
 
@@ -152,7 +153,7 @@ def test_converter_missing_image(tmp_path):
     coco['images'][0]['file_name'] = 'missing_image.jpg'
     bad = tmp_path / 'bad.json'
     bad.write_text(json.dumps(coco))
-    conv = load_tool('coco14_instances_to_masks')
+    conv = coco14
     with pytest.raises(FileNotFoundError, match='missing_image.jpg'):
         conv.convert(str(bad), osp.join(src, 'images'), str(tmp_path / 'o'))
 

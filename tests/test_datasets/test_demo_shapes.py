@@ -6,10 +6,10 @@ import os.path as osp
 
 import numpy as np
 from PIL import Image
-from wsss_test_utils import load_tool
 
 from wsss_mm.datasets import (DEMO_CLASSES, DemoShapesDataset, VOCWSSSDataset,
                               generate_demo_dataset)
+from wsss_mm.datasets.converters import demo_shapes
 
 
 def _files(root):
@@ -93,7 +93,7 @@ def test_dataset(demo_root):
 
 
 def test_make_demo_data_idempotent(tmp_path, capsys):
-    tool = load_tool('make_demo_data')
+    tool = demo_shapes
     out = str(tmp_path / 'demo')
     args = ['--out', out, '--num-train', '4', '--num-val', '2', '--size', '32']
     assert tool.main(args) is True

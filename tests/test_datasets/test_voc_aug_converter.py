@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.io import savemat
-from wsss_test_utils import TOOLS, load_tool
+from wsss_test_utils import TOOLS
+
+from wsss_mm.datasets.converters import voc_aug
 
 VOC_VAL = ['2011_000003', '2011_000006', '2011_000025']
 
@@ -32,7 +34,7 @@ def _write_sbd(root, masks, train=(), val=()):
 
 
 def test_load_sbd_mask(tmp_path):
-    conv = load_tool('voc_aug')
+    conv = voc_aug
     seg = np.array([[0, 3], [3, 12]], np.uint8)
     root = _write_sbd(tmp_path / 'sbd', {'x': seg})
     loaded = conv.load_sbd_mask(osp.join(root, 'dataset', 'cls', 'x.mat'))
@@ -113,7 +115,7 @@ def test_convert_refuses_out_of_range(shared_data, tmp_path):
     voc = shared_data('voc_samples', 'VOC2012')
     sbd = _write_sbd(
         tmp_path / 'sbd', {'2008_000009': [[0, 40]]}, train=['2008_000009'])
-    conv = load_tool('voc_aug')
+    conv = voc_aug
     with pytest.raises(ValueError, match=r'2008_000009\.mat.*\[40\]'):
         conv.convert(voc, sbd, str(tmp_path / 'out'))
     with pytest.raises(FileNotFoundError, match='nowhere'):

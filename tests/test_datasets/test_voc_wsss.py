@@ -83,10 +83,19 @@ def test_label_cache_not_stale(tmp_path, _label_cache):
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path='SegmentationClass'))
     assert _labels(VOCWSSSDataset(**kwargs)) == {'a': [3], 'b': [4]}
-    # masks change and the list gains an image: the cache must not be used
-    Image.fromarray(np.full(
-        (8, 8), 7,
-        np.uint8)).save(osp.join(root, 'SegmentationClass', 'a.png'))
+    # only a mask changes (same list, same names, same file size): the
+    # cache is keyed on the masks' sizes and mtimes, so it is not used
+    mask_a = osp.join(root, 'SegmentationClass', 'a.png')
+    size, mtime = os.path.getsize(mask_a), os.stat(mask_a).st_mtime_ns
+    with Image.open(mask_a) as old:
+        palette = old.getpalette()
+    new = Image.fromarray(np.full((8, 8), 7, np.uint8))
+    new.putpalette(palette)
+    new.save(mask_a)
+    os.utime(mask_a, ns=(mtime + 10**9, mtime + 10**9))
+    assert os.path.getsize(mask_a) == size
+    assert _labels(VOCWSSSDataset(**kwargs)) == {'a': [7], 'b': [4]}
+    # the list gains an image
     Image.fromarray(np.full(
         (8, 8), 9,
         np.uint8)).save(osp.join(root, 'SegmentationClass', 'c.png'))
@@ -192,7 +201,7 @@ def test_colour_mask_refused(tmp_path):
                 img_path='JPEGImages', seg_map_path='SegmentationClass'))
 
 
-def test_empty_labels_dropped_in_train_kept_in_test(tmp_path):
+def test_empty_labels_refused_in_train_kept_in_test(tmp_path):
     root = write_tiny_voc(tmp_path / 'voc', {
         'a': np.full((4, 4), 3),
         'bg_only': [[0, 0], [255, 0]],
@@ -207,8 +216,8 @@ def test_empty_labels_dropped_in_train_kept_in_test(tmp_path):
             dict(type='LoadImageLevelLabels'),
             dict(type='PackWSSSInputs')
         ])
-    train = VOCWSSSDataset(**kwargs)
-    assert _labels(train) == {'a': [3]}
+    with pytest.raises(RuntimeError, match='bg_only'):
+        VOCWSSSDataset(**kwargs)  # policy: see test_bad_input.py
     test = VOCWSSSDataset(test_mode=True, **kwargs)
     assert _labels(test) == {'a': [3], 'bg_only': []}
     with pytest.raises(ValueError, match='bg_only.jpg'):

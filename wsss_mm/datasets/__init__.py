@@ -1,10 +1,9 @@
 """Datasets of wsss_mm (registered in ``wsss_mm.registry.DATASETS``)."""
-from .base_wsss import (BaseWSSSDataset, default_cache_dir, labels_from_mask,
-                        read_index_mask)
+from .base_wsss import BaseWSSSDataset
 from .camvid_tiles import (CAMVID_CLASSES, CAMVID_PALETTE, CamVidTilesDataset,
-                           tile_boxes, tile_labels)
+                           tile_boxes)
 from .coco import (COCO_CLASSES, COCO_PALETTE, COCOWSSSDataset,
-                   image_labels_from_instances, read_classes_file)
+                   read_classes_file)
 from .demo_shapes import (DEMO_CLASSES, DemoShapesDataset,
                           demo_dataset_complete, generate_demo_dataset,
                           make_demo_sample)
@@ -12,6 +11,10 @@ from .diffsyn import DiffSynDataset
 from .image_folder import ImageFolderDataset
 from .imagenets import (ImageNetSDataset, LoadImageNetSAnnotations,
                         decode_imagenets_mask, encode_imagenets_mask)
+from .labels import (coco_category_mapping, default_cache_dir,
+                     image_labels_from_instances, labels_from_mask,
+                     read_index_mask, read_label_file, tile_labels,
+                     write_label_file)
 from .synthetic import SyntheticWSSSDataset
 from .transforms import (CropTile, ImageLoadError, LoadImageLevelLabels,
                          LoadWSSSImageFromFile, PackWSSSInputs)
@@ -28,5 +31,6 @@ __all__ = [
     'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES',
     'SyntheticWSSSDataset', 'ImageFolderDataset', 'DiffSynDataset',
     'ImageNetSDataset', 'LoadImageNetSAnnotations', 'decode_imagenets_mask',
-    'encode_imagenets_mask'
+    'encode_imagenets_mask',
+    'coco_category_mapping', 'read_label_file', 'write_label_file'
 ]

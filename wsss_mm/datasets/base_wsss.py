@@ -11,135 +11,23 @@ Every wsss_mm dataset yields data info dicts that carry, besides what mmseg's
 Image-level labels come from a label file (JSON ``{image_name: [ids]}``) when
 one is given and exists, else they are derived from the segmentation masks
 (unique ids minus background and ignore) and cached, so that the masks are
-read only once. The pixel masks are never put into training samples: train
+read only once: :mod:`wsss_mm.datasets.labels` defines the rule, the label
+files and the cache. The pixel masks are never put into training samples: train
 pipelines do not load them.
 """
-import hashlib
-import json
 import logging
-import os
 import os.path as osp
 import warnings
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import mmengine
-import numpy as np
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
-from PIL import Image
 
 from wsss_mm.registry import DATASETS
-
-CACHE_ENV = 'WSSS_MM_CACHE'
-CACHE_VERSION = 1
-
-
-def default_cache_dir() -> str:
-    """Directory of the image-label caches.
-
-    ``$WSSS_MM_CACHE`` when set, else ``~/.cache/wsss_mm``.
-    """
-    return os.environ.get(CACHE_ENV) or osp.join(
-        osp.expanduser('~'), '.cache', 'wsss_mm')
-
-
-def read_index_mask(path: str) -> np.ndarray:
-    """Read a class-id mask as a 2-D uint8 array of ids.
-
-    Palette PNGs (mode ``P``, e.g. VOC ``SegmentationClass``) are read as
-    index images, not converted to colours.
-
-    Args:
-        path (str): Path of the mask.
-
-    Returns:
-        np.ndarray: ``(H, W)`` array of class ids.
-
-    Raises:
-        FileNotFoundError: The mask does not exist.
-        ValueError: The file cannot be decoded or is a colour image.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'segmentation mask not found: {path}')
-    try:
-        with Image.open(path) as img:
-            mode = img.mode
-            arr = np.array(img)
-    except Exception as e:  # PIL raises several types on corrupt files
-        raise ValueError(f'cannot read segmentation mask {path}: {e}') from e
-    if mode not in ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
-        raise ValueError(
-            f'segmentation mask {path} has image mode {mode!r}; expected an '
-            'index image of class ids (palette "P" or grayscale "L"), not a '
-            'colour-coded mask. Convert it with the dataset converters in '
-            'tools/dataset_converters/.')
-    if arr.ndim != 2:
-        raise ValueError(
-            f'segmentation mask {path} has shape {arr.shape}; expected a '
-            '2-D array of class ids')
-    return arr
-
-
-def labels_from_mask(mask: np.ndarray,
-                     num_classes: int,
-                     with_background: bool = True,
-                     ignore_index: int = 255,
-                     path: str = '<array>',
-                     label_map: Optional[Dict[int, int]] = None) -> List[int]:
-    """Image-level labels of one class-id mask.
-
-    Args:
-        mask (np.ndarray): Class-id mask.
-        num_classes (int): Number of classes, background included.
-        with_background (bool): Drop id 0 (background).
-        ignore_index (int): Id to drop (not a class).
-        path (str): File name used in error messages.
-        label_map (dict, optional): Old id -> new id mapping applied first
-            (mmseg's ``label_map`` for class subsets).
-
-    Returns:
-        list[int]: Sorted present class ids.
-
-    Raises:
-        ValueError: The mask holds an id ``>= num_classes`` that is not
-            ``ignore_index``.
-    """
-    ids = np.flatnonzero(np.bincount(mask.ravel().astype(np.int64)))
-    if label_map:
-        ids = np.unique([label_map.get(int(i), int(i)) for i in ids])
-    bad = [int(i) for i in ids if i >= num_classes and i != ignore_index]
-    if bad:
-        raise ValueError(
-            f'mask {path} holds class id(s) {bad} out of range: the dataset '
-            f'has {num_classes} classes (ids 0..{num_classes - 1}) and '
-            f'ignore id {ignore_index}. Check that the mask is an index '
-            'image of this dataset.')
-    return [
-        int(i) for i in ids
-        if i != ignore_index and not (with_background and i == 0)
-    ]
-
-
-def _check_label_ids(labels: Dict[str, List[int]], num_classes: int,
-                     ignore_index: int, source: str) -> None:
-    for name, ids in labels.items():
-        bad = [
-            i for i in ids
-            if not 0 <= int(i) < num_classes and int(i) != ignore_index
-        ]
-        if bad:
-            raise ValueError(
-                f'{source}: image {name!r} has class id(s) {bad} out of '
-                f'range 0..{num_classes - 1}')
-
-
-def _dump_json(obj, path: str) -> None:
-    """Write JSON atomically (write to a temporary file, then rename)."""
-    mmengine.mkdir_or_exist(osp.dirname(osp.abspath(path)))
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+from wsss_mm.utils.errors import WSSSInputError
+from .labels import (check_label_ids, default_cache_dir, derive_labels,
+                     derive_labels_cached, read_label_file, write_label_file)
 
 
 @DATASETS.register_module()
@@ -159,15 +47,20 @@ class BaseWSSSDataset(BaseSegDataset):
     when given, else to
     ``$WSSS_MM_CACHE/labels-<sha1(abs mask dir + abs ann_file)>.json``
     (``~/.cache/wsss_mm`` by default). The automatic cache stores the image
-    names, mask directory and number of classes, and is re-derived when
-    they differ from the current dataset, so it is never silently stale.
+    names, mask directory, number of classes and the masks' names, sizes
+    and modification times, and is re-derived when they differ from the
+    current dataset, so it is never silently stale
+    (:func:`~wsss_mm.datasets.labels.derive_labels_cached`).
 
-    Images without foreground labels: in training (``test_mode=False``),
-    images whose ``img_labels`` are empty are dropped when the dataset is
-    built, with a warning giving their number, because the WSSS protocol
-    has no supervision for them and :class:`LoadImageLevelLabels` would
-    reject them. In ``test_mode`` they are kept (evaluation needs every
-    image). ``drop_empty`` overrides this.
+    Images with empty image-level labels (no foreground class), in
+    training (``test_mode=False``): the class attribute ``empty_labels``
+    sets the policy of the protocol. ``'error'`` (VOC, COCO, the demo):
+    building the dataset fails, naming the images, since the protocol has
+    no supervision for them. ``'drop'`` (CamVid tiles): they are dropped
+    with a logged count. ``drop_empty=True`` / ``False`` overrides the
+    policy (drop / keep). In ``test_mode`` every image is kept (evaluation
+    needs every image). A list where every image is empty always fails
+    with a message saying so. See docs/datasets.md.
 
     Bad input raises errors that name the file: a missing ``data_root``
     (FileNotFoundError that names the converter to run), a missing list
@@ -178,8 +71,10 @@ class BaseWSSSDataset(BaseSegDataset):
         ann_file (str): List of image names, relative to ``data_root``.
         label_file (str, optional): JSON of image-level labels, relative to
             ``data_root`` unless absolute. Defaults to None.
-        drop_empty (bool, optional): Drop images without foreground labels.
-            Defaults to None (``not test_mode``).
+        drop_empty (bool, optional): Override the empty-label policy: drop
+            (True) or keep (False) images with empty labels. Defaults to
+            None (the dataset's ``empty_labels`` policy in training, keep
+            in ``test_mode``).
         check_files (bool): Check that every listed image exists.
             Defaults to True.
         converter_hint (str, optional): Text naming the converter, used in
@@ -188,6 +83,7 @@ class BaseWSSSDataset(BaseSegDataset):
     """
     METAINFO: dict = dict(with_background=True)
     with_background: bool = True
+    empty_labels: str = 'error'
     converter_hint: str = 'see tools/dataset_converters/'
 
     def __init__(self,
@@ -211,8 +107,7 @@ class BaseWSSSDataset(BaseSegDataset):
                 f'dataset first ({self.converter_hint}) or set data_root, '
                 'e.g. `--cfg-options train_dataloader.dataset.data_root=...`.')
         self.label_file = label_file
-        self.drop_empty = (not test_mode) if drop_empty is None \
-            else drop_empty
+        self.drop_empty = drop_empty
         self.check_files = check_files
         super().__init__(
             ann_file=ann_file,
@@ -303,25 +198,36 @@ class BaseWSSSDataset(BaseSegDataset):
             with_background=self.with_background)
 
     def filter_data(self) -> List[dict]:
-        """Drop images without foreground labels when ``drop_empty``."""
+        """Apply the empty-label policy (see the class docstring)."""
         data_list = super().filter_data()
-        if not self.drop_empty:
+        empty = [d.get('img_name', d['img_path']) for d in data_list
+                 if not d['img_labels']]
+        if data_list and len(empty) == len(data_list) and not self.test_mode:
+            raise WSSSInputError(
+                f'{type(self).__name__}: all {len(data_list)} images of '
+                f'{self.ann_file} have empty image-level labels (no '
+                'foreground class); check the label file / masks and '
+                'the classes of the dataset')
+        if not empty or self.test_mode and self.drop_empty is None:
             return data_list
-        kept = [d for d in data_list if d['img_labels']]
-        dropped = len(data_list) - len(kept)
-        if dropped:
-            examples = [
-                d.get('img_name', d['img_path']) for d in data_list
-                if not d['img_labels']
-            ][:3]
-            print_log(
-                f'{type(self).__name__}: dropped {dropped} of '
-                f'{len(data_list)} images without foreground image-level '
-                f'labels (e.g. {examples}); the WSSS protocol has no '
-                'supervision for them.',
-                logger='current',
-                level=logging.WARNING)
-        return kept
+        drop = self.drop_empty if self.drop_empty is not None else (
+            self.empty_labels == 'drop')
+        if not drop:
+            if self.drop_empty is False:
+                return data_list
+            raise WSSSInputError(
+                f'{type(self).__name__}: {len(empty)} of {len(data_list)} '
+                f'images of {self.ann_file} have empty image-level labels, '
+                f'e.g. {empty[:5]}; this protocol has no supervision for '
+                'them: remove them from the list (or pass drop_empty=True '
+                'to drop them)')
+        print_log(
+            f'{type(self).__name__}: dropped {len(empty)} of '
+            f'{len(data_list)} images with empty image-level labels '
+            f'(e.g. {empty[:3]})',
+            logger='current',
+            level=logging.WARNING)
+        return [d for d in data_list if d['img_labels']]
 
     # ------------------------------------------------------------------
     # image-level labels
@@ -337,21 +243,9 @@ class BaseWSSSDataset(BaseSegDataset):
             FileNotFoundError: A mask is missing.
             ValueError: A mask holds a class id out of range.
         """
-        labels = {}
-        n = len(names)
-        if n > 500:
-            print_log(
-                f'{type(self).__name__}: deriving image-level labels from '
-                f'{n} masks (cached afterwards)',
-                logger='current')
-        for name, path in zip(names, mask_paths):
-            labels[name] = labels_from_mask(
-                read_index_mask(path),
-                self._raw_num_classes,
-                with_background=self.with_background,
-                ignore_index=self.ignore_index,
-                path=path)
-        return labels
+        return derive_labels(names, mask_paths, self._raw_num_classes,
+                             self.with_background, self.ignore_index,
+                             type(self).__name__)
 
     @property
     def _raw_num_classes(self) -> int:
@@ -371,11 +265,6 @@ class BaseWSSSDataset(BaseSegDataset):
                 continue
             out.add(i)
         return sorted(out)
-
-    def _auto_cache_path(self, mask_dir: str) -> str:
-        key = osp.abspath(mask_dir) + '\n' + osp.abspath(self.ann_file)
-        sha = hashlib.sha1(key.encode('utf-8')).hexdigest()
-        return osp.join(default_cache_dir(), f'labels-{sha}.json')
 
     def load_image_labels(
             self, names: Sequence[str],
@@ -403,65 +292,27 @@ class BaseWSSSDataset(BaseSegDataset):
                 f'{type(self).__name__}: no image-level labels: label_file '
                 f'{self.label_file!r} does not exist and no seg_map_path is '
                 'set to derive them from masks.')
-        mask_dir = osp.dirname(mask_paths[0]) if mask_paths else ''
         if self.label_file:
             labels = self.derive_labels(names, mask_paths)
             try:
-                _dump_json(labels, self.label_file)
+                write_label_file(labels, self.label_file)
                 return labels
             except OSError as e:
                 warnings.warn(f'cannot write label file {self.label_file} '
                               f'({e}); caching in {default_cache_dir()}')
-        cache = self._auto_cache_path(mask_dir)
-        meta = dict(
-            version=CACHE_VERSION,
-            mask_dir=osp.abspath(mask_dir),
-            ann_file=osp.abspath(self.ann_file),
-            num_classes=self._raw_num_classes,
-            with_background=self.with_background,
-            ignore_index=self.ignore_index,
-            names=list(names))
-        if osp.isfile(cache):
-            try:
-                with open(cache, encoding='utf-8') as f:
-                    cached = json.load(f)
-            except (OSError, ValueError):
-                cached = {}
-            if all(
-                    json.dumps(cached.get(k)) == json.dumps(v)
-                    for k, v in meta.items()):
-                return {k: list(v) for k, v in cached['labels'].items()}
-            print_log(
-                f'{type(self).__name__}: label cache {cache} does not match '
-                'the current image list or mask directory; re-deriving',
-                logger='current',
-                level=logging.WARNING)
-        labels = self.derive_labels(names, mask_paths)
-        try:
-            _dump_json(dict(meta, labels=labels), cache)
-        except OSError as e:
-            warnings.warn(f'cannot write label cache {cache}: {e}')
-        return labels
+        return derive_labels_cached(names, mask_paths, self.ann_file,
+                                    self._raw_num_classes,
+                                    self.with_background, self.ignore_index,
+                                    type(self).__name__)
 
     def _labels_from_label_file(
             self, names: Sequence[str],
             mask_paths: Optional[Sequence[str]]) -> Dict[str, List[int]]:
-        try:
-            with open(self.label_file, encoding='utf-8') as f:
-                stored = json.load(f)
-        except ValueError as e:
-            raise ValueError(
-                f'label file {self.label_file} is not valid JSON: {e}') from e
-        if not isinstance(stored, dict):
-            raise ValueError(
-                f'label file {self.label_file} must hold a JSON object '
-                '{image_name: [class ids]}')
-        if 'labels' in stored and 'names' in stored:  # an automatic cache
-            stored = stored['labels']
+        stored = read_label_file(self.label_file)
         missing = [n for n in names if n not in stored]
         labels = {n: [int(i) for i in stored[n]] for n in names if n in stored}
-        _check_label_ids(labels, self._raw_num_classes, self.ignore_index,
-                         self.label_file)
+        check_label_ids(labels, self._raw_num_classes, self.ignore_index,
+                        self.label_file)
         if missing:
             if mask_paths is None:
                 raise KeyError(
@@ -478,7 +329,7 @@ class BaseWSSSDataset(BaseSegDataset):
             labels.update(new)
             stored.update(new)
             try:
-                _dump_json(stored, self.label_file)
+                write_label_file(stored, self.label_file)
             except OSError as e:
                 warnings.warn(f'cannot update {self.label_file}: {e}')
         return labels

@@ -6,7 +6,8 @@ import numpy as np
 from mmengine.logging import print_log
 
 from wsss_mm.registry import DATASETS
-from .base_wsss import BaseWSSSDataset, labels_from_mask, read_index_mask
+from .base_wsss import BaseWSSSDataset
+from .labels import labels_from_mask, read_index_mask, tile_labels
 
 CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree',
                   'SignSymbol', 'Fence', 'Car', 'Pedestrian', 'Bicyclist')
@@ -31,31 +32,6 @@ def tile_boxes(width: int, height: int,
     ys = [int(round(k * height / rows)) for k in range(rows + 1)]
     return [(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(rows)
             for c in range(cols)]
-
-
-def tile_labels(mask: np.ndarray,
-                num_classes: int,
-                min_label_fraction: float = 0.01,
-                ignore_index: int = 255) -> Tuple[List[int], int]:
-    """Classes covering at least ``min_label_fraction`` of labelled pixels.
-
-    Args:
-        mask (np.ndarray): Class-id mask of one tile.
-        num_classes (int): Number of classes.
-        min_label_fraction (float): Minimum share of the tile's labelled
-            (non-ignore) pixels.
-        ignore_index (int): Void id.
-
-    Returns:
-        tuple: (sorted class ids, number of labelled pixels).
-    """
-    counts = np.bincount(mask.ravel(), minlength=256)
-    counts = counts[:num_classes]
-    labelled = int(counts.sum())
-    if labelled == 0:
-        return [], 0
-    ids = np.flatnonzero(counts >= min_label_fraction * labelled)
-    return [int(i) for i in ids], labelled
 
 
 @DATASETS.register_module()
@@ -100,6 +76,7 @@ class CamVidTilesDataset(BaseWSSSDataset):
     METAINFO = dict(
         classes=CAMVID_CLASSES, palette=CAMVID_PALETTE, with_background=False)
     with_background = False
+    empty_labels = 'drop'
     converter_hint = ('CamVid needs {split}.txt, images/{split}/ and '
                       'labels/{split}/ (see ../shared/data/README.md)')
 

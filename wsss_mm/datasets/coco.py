@@ -2,12 +2,13 @@
 import json
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from wsss_mm.registry import DATASETS
 from .base_wsss import BaseWSSSDataset
+from .labels import image_labels_from_instances
 
 COCO_CLASSES = ('background', 'person', 'bicycle', 'car', 'motorcycle',
                 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
@@ -55,43 +56,6 @@ def read_classes_file(path: str) -> List[str]:
         raise ValueError(
             f'{path}: the first class must be "background", got {names[0]!r}')
     return names
-
-
-def image_labels_from_instances(ann_json: str) -> Dict[str, List[int]]:
-    """Image-level labels from a COCO instances JSON.
-
-    Category ids are mapped to contiguous ids ``1..N`` in sorted category-id
-    order (background is 0), the same mapping as
-    ``tools/dataset_converters/coco14_instances_to_masks.py``. Crowd
-    annotations are ignored (their pixels are ``ignore`` in the masks).
-
-    Args:
-        ann_json (str): Path of ``instances_*.json``.
-
-    Returns:
-        dict: ``{file name stem: sorted contiguous class ids}``; images
-        without (non-crowd) annotations map to ``[]``.
-    """
-    if not osp.isfile(ann_json):
-        raise FileNotFoundError(f'COCO instances JSON not found: {ann_json}')
-    with open(ann_json, encoding='utf-8') as f:
-        coco = json.load(f)
-    cat_ids = sorted(c['id'] for c in coco['categories'])
-    to_contiguous = {cid: i + 1 for i, cid in enumerate(cat_ids)}
-    stem = {
-        im['id']: osp.splitext(osp.basename(im['file_name']))[0]
-        for im in coco['images']
-    }
-    labels = {s: set() for s in stem.values()}
-    for ann in coco['annotations']:
-        if ann.get('iscrowd', 0):
-            continue
-        if ann['category_id'] not in to_contiguous:
-            raise ValueError(
-                f'{ann_json}: annotation {ann.get("id")} has category id '
-                f'{ann["category_id"]} that is not in "categories"')
-        labels[stem[ann['image_id']]].add(to_contiguous[ann['category_id']])
-    return {k: sorted(v) for k, v in labels.items()}
 
 
 @DATASETS.register_module()

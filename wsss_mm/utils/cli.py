@@ -8,6 +8,7 @@ from typing import Callable, Optional
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from wsss_mm.utils.config_check import check_top_level_keys
 from wsss_mm.utils.errors import WSSSInputError
 
 
@@ -44,6 +45,7 @@ def load_config(path: str,
     ``./work_dirs/CONFIG_NAME`` (mmseg's convention).
     """
     cfg = Config.fromfile(path)
+    check_top_level_keys(cfg)
     cfg.launcher = launcher
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)

@@ -24,7 +24,7 @@ train_pipeline = [
 # Tiles are evaluated at their own size (the model resizes its input).
 test_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadWSSSAnnotations'),
     dict(type='CropTile'),
     dict(type='PackWSSSInputs'),
 ]

@@ -20,7 +20,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
     dict(type='Resize', scale=test_size, keep_ratio=False),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),
 ]
 

@@ -19,7 +19,7 @@ test_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
     dict(type='Resize', scale=test_size, keep_ratio=False),
     # pillow reads VOC palette PNGs as class ids (cv2 would expand colours)
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
+    dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),
 ]
 

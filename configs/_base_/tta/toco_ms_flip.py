@@ -20,7 +20,7 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='LoadAnnotations', imdecode_backend='pillow')],
+            [dict(type='LoadWSSSAnnotations', imdecode_backend='pillow')],
             [dict(type='PackWSSSInputs')]
         ])
 ]

@@ -16,7 +16,7 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
             # ground truth stays at the original size for the metric
-            [dict(type='LoadAnnotations', imdecode_backend='pillow')],
+            [dict(type='LoadWSSSAnnotations', imdecode_backend='pillow')],
             [dict(type='PackWSSSInputs')]
         ])
 ]

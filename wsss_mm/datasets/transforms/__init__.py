@@ -1,7 +1,8 @@
 """Transforms of wsss_mm (registered in ``wsss_mm.registry.TRANSFORMS``)."""
 from .formatting import PackWSSSInputs
-from .loading import (ImageLoadError, LoadImageLevelLabels,
-                      LoadWSSSImageFromFile)
+from .loading import (AnnotationError, ImageLoadError, LoadImageLevelLabels,
+                      LoadWSSSAnnotations, LoadWSSSImageFromFile,
+                      check_seg_map_ids)
 from .tiles import CropTile
 from .two_view import (FSRTwoViews, PackMultiViewWSSSInputs, WSSSColorJitter,
                        fsr_global_view_pipeline)
@@ -9,5 +10,6 @@ from .two_view import (FSRTwoViews, PackMultiViewWSSSInputs, WSSSColorJitter,
 __all__ = [
     'LoadWSSSImageFromFile', 'LoadImageLevelLabels', 'PackWSSSInputs',
     'CropTile', 'ImageLoadError', 'FSRTwoViews', 'PackMultiViewWSSSInputs',
-    'fsr_global_view_pipeline', 'WSSSColorJitter'
+    'fsr_global_view_pipeline', 'WSSSColorJitter', 'LoadWSSSAnnotations',
+    'AnnotationError', 'check_seg_map_ids'
 ]

@@ -4,12 +4,73 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations
 
 from wsss_mm.registry import TRANSFORMS
+from wsss_mm.utils.errors import WSSSInputError
 
 
-class ImageLoadError(OSError):
+class ImageLoadError(WSSSInputError, OSError):
     """An image file exists but cannot be read or decoded."""
+
+
+class AnnotationError(WSSSInputError, ValueError):
+    """A ground-truth map holds ids that are not classes of the dataset."""
+
+
+def check_seg_map_ids(seg_map: np.ndarray,
+                      num_classes: int,
+                      ignore_index: int = 255,
+                      path: str = '<array>') -> None:
+    """Raise :class:`AnnotationError` if ``seg_map`` holds an id outside
+    ``0..num_classes - 1`` that is not ``ignore_index``; names the file and
+    the ids."""
+    ids = np.flatnonzero(np.bincount(seg_map.ravel().astype(np.int64)))
+    bad = [int(i) for i in ids if i >= num_classes and i != ignore_index]
+    if bad:
+        raise AnnotationError(
+            f'{path}: ground-truth ids {bad} are not classes of the dataset '
+            f'(ids 0..{num_classes - 1}, ignore {ignore_index}); the mask '
+            'is not an index image of this dataset or was converted wrongly')
+
+
+@TRANSFORMS.register_module()
+class LoadWSSSAnnotations(LoadAnnotations):
+    """mmseg's ``LoadAnnotations`` that checks the ids it reads.
+
+    After loading (and applying ``reduce_zero_label`` / ``label_map``), every
+    id must be a class of the dataset or the ignore id: a mask holding e.g.
+    99 raises :class:`AnnotationError` naming the file and the ids instead
+    of being dropped silently by the metric (which skews mIoU).
+
+    Args:
+        num_classes (int, optional): Number of classes. Defaults to the
+            ``num_classes`` that wsss_mm datasets put in each data info.
+        ignore_index (int): Defaults to 255.
+        **kwargs: See :class:`mmseg.datasets.transforms.LoadAnnotations`.
+    """
+
+    def __init__(self,
+                 num_classes: Optional[int] = None,
+                 ignore_index: int = 255,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def _load_seg_map(self, results: dict) -> None:
+        path = results.get('seg_map_path')
+        if path and '://' not in str(path) and not osp.isfile(path):
+            raise FileNotFoundError(f'ground-truth mask not found: {path}')
+        super()._load_seg_map(results)
+        num_classes = self.num_classes or results.get('num_classes')
+        if num_classes is None:
+            raise KeyError(
+                'LoadWSSSAnnotations needs num_classes: set it in the '
+                'pipeline, or use a wsss_mm dataset (it puts num_classes '
+                'in every data info)')
+        check_seg_map_ids(results['gt_seg_map'], int(num_classes),
+                          self.ignore_index, str(path))
 
 
 @TRANSFORMS.register_module()
