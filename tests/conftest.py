@@ -55,3 +55,13 @@ def minicoco_root(tmp_path_factory):
             osp.join(src, 'labels', split + '.json'), osp.join(src, 'images'),
             out)
     return out
+
+
+@pytest.fixture(scope='session')
+def tiny_diffusion(tmp_path_factory):
+    """Tiny random SD 1.x + Canny/pose ControlNet folders (diffusers layout),
+    written once per session by ``make_tiny_diffusion``: a dict with
+    ``sd_model``, ``controlnet_model``, ``pose_controlnet_model``."""
+    from wsss_mm.generation.diffusion.tiny import make_tiny_diffusion
+    out = str(tmp_path_factory.mktemp('tiny_diffusion'))
+    return make_tiny_diffusion(out, seed=0, pose_controlnet=True)

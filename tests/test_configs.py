@@ -16,6 +16,9 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p) + sorted(
         glob.glob(osp.join(REPO_ROOT, 'projects', '*', 'configs', '*.py')))
+# Generation configs (tools/generate_*.py) have no model: built below.
+GEN_CONFIGS = [p for p in CONFIGS if osp.basename(p).startswith('generate_')]
+CONFIGS = [p for p in CONFIGS if p not in GEN_CONFIGS]
 
 
 # The plugin package is importable the way its README says (PYTHONPATH).
@@ -32,6 +35,9 @@ def _shrink_backbone(model_cfg):
     """Same structure, tiny widths: building ViT-B on CPU for every config
     would dominate the suite without testing anything more."""
     bb = model_cfg.get('backbone')
+    if bb and bb.get('type') == 'FrozenFeatureCache':
+        bb['cache_file'] = None  # the test writes nothing
+        bb = bb['backbone']
     if bb and bb.get('type') == 'WSSSVisionTransformer':
         bb['arch'] = dict(
             embed_dims=32, num_layers=max(bb['out_indices']) + 1,
@@ -45,6 +51,15 @@ def _shrink_backbone(model_cfg):
         if model_cfg.get('decode_head'):
             n = len(model_cfg['decode_head']['in_channels'])
             model_cfg['decode_head']['in_channels'] = [32] * n
+    if bb and bb.get('type') == 'ToCoVisionTransformer':
+        # ToCo/FSR: heads take their widths from the backbone
+        bb['arch'] = dict(embed_dims=32, num_layers=3, num_heads=2,
+                          feedforward_channels=64)
+        bb['init_cfg'] = None
+        model_cfg['decode_head']['channels'] = 16
+        if model_cfg.get('ctc'):
+            model_cfg['ctc']['projector'].update(
+                hidden_channels=32, bottleneck_channels=16, out_channels=32)
     return model_cfg
 
 
@@ -72,7 +87,39 @@ def _data_root_for(ds_cfg, demo_root, minicoco_root_factory):
             classes_file='classes.json')
     if kind == 'CamVidTilesDataset':
         return dict(data_root=shared_or_skip('camvid'))
+    if kind == 'SyntheticWSSSDataset':  # a generation store (IAA)
+        return dict(data_root=_synthetic_store())
     raise AssertionError(f'no test data for dataset type {kind}')
+
+
+_STORES = []
+
+
+def _synthetic_store():
+    """A small generation store (labels 1..3) written once per session."""
+    if not _STORES:
+        import tempfile
+
+        from generation_test_utils import FakeProducer, fake_items
+
+        from wsss_mm.generation import GenerationStore, run_generation
+        root = tempfile.mkdtemp(prefix='wsss_synthetic_store_')
+        run_generation(fake_items(3, 1), FakeProducer(),
+                       GenerationStore(root), log_interval=60.)
+        _STORES.append(root)
+    return _STORES[0]
+
+
+def _with_data_roots(ds_cfg, demo_root, minicoco_root_factory):
+    """``ds_cfg`` pointed at test data (ConcatDataset: every part)."""
+    if ds_cfg['type'] == 'ConcatDataset':
+        ds_cfg['datasets'] = [
+            _with_data_roots(d, demo_root, minicoco_root_factory)
+            for d in ds_cfg['datasets']
+        ]
+        return ds_cfg
+    ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco_root_factory))
+    return ds_cfg
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
@@ -96,14 +143,14 @@ def test_config_builds_datasets(path, demo_root, request):
         return request.getfixturevalue('minicoco_root')
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        ds_cfg = copy.deepcopy(cfg[key]['dataset'])
-        ds_cfg.update(_data_root_for(ds_cfg, demo_root, minicoco))
+        ds_cfg = _with_data_roots(
+            copy.deepcopy(cfg[key]['dataset']), demo_root, minicoco)
         ds = DATASETS.build(ds_cfg)
         assert len(ds) > 0
         sample = ds[0]
         labels = sample['data_samples'].gt_image_labels \
             if 'gt_image_labels' in sample['data_samples'] else None
-        weak = cfg.model.type == 'PatchClassifierSegmentor'
+        weak = cfg.model.type in ('PatchClassifierSegmentor', 'ToCo', 'FSR')
         if key == 'train_dataloader' and weak:
             # Image labels only: no pixel ground truth reaches the model.
             assert labels is not None and labels.sum() > 0
@@ -118,9 +165,11 @@ def test_primary_apc_config_settings():
     assert m.backbone.arch == 'b' and m.backbone.patch_size == 16
     assert m.backbone.img_size == 384
     assert m.backbone.init_cfg.type == 'Pretrained'
-    assert m.cls_head.pooling == dict(type='AdaptiveKPool', k_max=6,
-                                      gap=0.1)
+    assert m.cls_head.pooling == dict(
+        type='AdaptiveKPool', k_max=6, gap=0.1, mode='gap')
     assert m.cls_head.loss_contrast.high_thr == 0.85
+    # PCL's low-confidence set: the paper's single lowest patch.
+    assert m.cls_head.loss_contrast.low_ratio is None
     assert m.cls_head.loss_contrast.loss_weight == 0.02
     assert m.decode_head.loss_decode.loss_weight == 0.01
     assert cfg.train_dataloader.batch_size == 8  # x 2 GPUs = 16
@@ -130,6 +179,11 @@ def test_primary_apc_config_settings():
     assert sizes == [(960, 960)]
     assert cfg.runner_type == 'wsss_mm.WSSSRunner'
     assert cfg.default_scope == 'wsss_mm'
+    # COCO: the paper's maximum of 50 epochs (5,130 iterations each).
+    coco = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/apc/apc_vitb_coco.py'))
+    assert coco.train_cfg.max_iters == 50 * 5130
+    assert coco.model.cls_head.loss_contrast.low_ratio is None
 
 
 def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
@@ -147,3 +201,27 @@ def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
     bb.init_cfg.checkpoint = 'https://example.org/vit.pth'
     with pytest.raises(ValueError, match='nothing is downloaded'):
         MODELS.build(bb).init_weights()
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in GEN_CONFIGS if '/iaa/' in p],
+    ids=_ids([p for p in GEN_CONFIGS if '/iaa/' in p]))
+def test_iaa_generation_config_builds(path, demo_root, tiny_diffusion,
+                                      tmp_path):
+    """Source dataset, prompter, generator and filter of an IAA config."""
+    from iaa_test_utils import write_filter_checkpoint
+
+    from wsss_mm.generation.iaa import build_source_dataset, source_records
+    from wsss_mm.registry import GENERATORS
+    cfg = Config.fromfile(path)
+    ds = build_source_dataset(dict(cfg.source, data_root=demo_root))
+    assert len(source_records(ds)) == len(ds) > 0
+    prompter = GENERATORS.build(cfg.prompter)
+    assert prompter.prompts_for_class('circle')
+    gen = GENERATORS.build(
+        dict(cfg.generator, sd_model=tiny_diffusion['sd_model'],
+             controlnet_model=tiny_diffusion['controlnet_model']))
+    assert gen.num_inference_steps == cfg.generator.num_inference_steps
+    ckpt = write_filter_checkpoint(str(tmp_path / 'f.pth'))
+    filt = GENERATORS.build(dict(cfg.filter, checkpoint=ckpt))
+    assert filt.max_tries == cfg.filter.max_tries

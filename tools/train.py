@@ -9,8 +9,9 @@ import logging
 from mmengine.logging import print_log
 
 from wsss_mm.utils import register_all_modules
-from wsss_mm.utils.cli import (add_launch_args, build_runner,
-                               export_local_rank, load_config)
+from wsss_mm.utils.cli import (add_launch_args, add_unsafe_load_arg,
+                               apply_unsafe_load, build_runner,
+                               export_local_rank, load_config, run_tool)
 from wsss_mm.utils.compat import shutdown_distributed
 
 
@@ -31,6 +32,7 @@ def parse_args() -> argparse.Namespace:
         default=False,
         help='enable automatic-mixed-precision training')
     add_launch_args(parser)
+    add_unsafe_load_arg(parser)
     args = parser.parse_args()
     export_local_rank(args)
     return args
@@ -41,6 +43,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    apply_unsafe_load(cfg, args)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
@@ -71,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

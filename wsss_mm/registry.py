@@ -132,3 +132,12 @@ LOG_PROCESSORS = WSSSRegistry(
 INFERENCERS = WSSSRegistry(
     'inferencer', parent=MMSEG_INFERENCERS, scope=SCOPE,
     locations=['wsss_mm.apis'])
+
+# Generation parts (prompt backends, diffusion generators, online filters,
+# stores): no OpenMMLab registry holds such parts, so this is a root
+# registry of its own with scope 'wsss_mm'. A plugin package registers with
+# ``@GENERATORS.register_module()`` and is loaded by ``custom_imports``;
+# one that wants its own scope makes a child:
+# ``Registry('generation part', parent=GENERATORS, scope='my_pkg')``.
+GENERATORS = Registry(
+    'generation part', scope=SCOPE, locations=['wsss_mm.generation'])

@@ -65,8 +65,9 @@ def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):
     assert 'backend=gloo' in out
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
-    # Own checkpoints carry a trust record, so they resume under torch>=2.6.
-    assert osp.isfile(osp.join(work_dir, 'iter_4.pth.wsss_mm.json'))
+    # Own checkpoints load weights-only (torch>=2.6 default), no sidecar.
+    assert not osp.exists(osp.join(work_dir, 'iter_4.pth.wsss_mm.json'))
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
     first = _train_scalars(work_dir)
     assert [r['iter'] for r in first] == [1, 2, 3, 4]
 

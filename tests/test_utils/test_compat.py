@@ -91,36 +91,30 @@ def test_mmengine_init_dist_fails_on_cpu_and_shim_inits_gloo():
     assert shim.returncode == 0, shim.stderr
 
 
-def _mmengine_like_checkpoint(path):
+def test_mmengine_checkpoint_needs_unpickling_ours_does_not(tmp_path):
+    """The upstream problem, and the weights-only files WSSSRunner writes
+    (full test: tests/test_engine/test_safe_checkpoint.py)."""
+    from wsss_mm.utils.checkpoint import encode_checkpoint
     buf = HistoryBuffer()
     buf.update(1.5)
-    torch.save(
-        {
-            'meta': {'iter': 3, 'seed': np.int64(7)},
-            'state_dict': {'w': torch.ones(2)},
-            'message_hub': {'log_scalars': {'loss': buf}},
-        }, path)
-
-
-def test_checkpoint_trust(tmp_path):
+    ckpt = {
+        'meta': {'iter': 3, 'seed': np.int64(7)},
+        'state_dict': {'w': torch.ones(2)},
+        'message_hub': {'log_scalars': {'loss': buf}},
+    }
     path = str(tmp_path / 'iter_3.pth')
-    _mmengine_like_checkpoint(path)
-    # The upstream failure: torch >= 2.6 loads weights only by default.
+    torch.save(ckpt, path)
     with pytest.raises(Exception, match='weights_only|Unsupported global'):
         torch.load(path)
-    with pytest.raises(RuntimeError, match='not written by this toolkit'):
+    with pytest.raises(RuntimeError, match='--unsafe-load-checkpoint'):
         compat.load_checkpoint_file(path)
-    compat.write_trust_record(path)
-    ckpt = compat.load_checkpoint_file(path)
-    assert ckpt['meta']['iter'] == 3
-    assert isinstance(ckpt['message_hub']['log_scalars']['loss'],
+    torch.save(encode_checkpoint(ckpt), path)
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+    loaded = compat.load_checkpoint_file(path)
+    assert loaded['meta']['seed'] == 7
+    assert isinstance(loaded['message_hub']['log_scalars']['loss'],
                       HistoryBuffer)
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
-    # A changed file no longer matches its record: weights-only again.
-    _mmengine_like_checkpoint(path)
-    with open(path, 'ab') as f:
-        f.write(b'\0')
-    assert not compat.is_trusted_checkpoint(path)
 
 
 def test_plain_weights_load_without_record(tmp_path):

@@ -58,3 +58,14 @@ def test_rejects_append_mode(tmp_path):
     with pytest.raises(ValueError, match='mode'):
         with atomic_write(str(tmp_path / 'x'), 'a'):
             pass
+
+
+def test_append_line_durable_appends_whole_lines(tmp_path):
+    from wsss_mm.utils.fileio import append_line_durable
+    path = tmp_path / 'sub' / 'log.jsonl'
+    append_line_durable(str(path), '{"a": 1}')
+    append_line_durable(str(path), '{"a": 2}\n')
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
+    with pytest.raises(ValueError, match='single line'):
+        append_line_durable(str(path), 'x\ny')
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'

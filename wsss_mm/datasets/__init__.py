@@ -8,6 +8,9 @@ from .coco import (COCO_CLASSES, COCO_PALETTE, COCOWSSSDataset,
 from .demo_shapes import (DEMO_CLASSES, DemoShapesDataset,
                           demo_dataset_complete, generate_demo_dataset,
                           make_demo_sample)
+from .diffsyn import DiffSynDataset
+from .image_folder import ImageFolderDataset
+from .synthetic import SyntheticWSSSDataset
 from .transforms import (CropTile, ImageLoadError, LoadImageLevelLabels,
                          LoadWSSSImageFromFile, PackWSSSInputs)
 from .voc import VOC_CLASSES, VOC_PALETTE, VOCWSSSDataset
@@ -20,5 +23,6 @@ __all__ = [
     'read_index_mask', 'labels_from_mask', 'default_cache_dir',
     'image_labels_from_instances', 'read_classes_file', 'tile_boxes',
     'tile_labels', 'VOC_CLASSES', 'VOC_PALETTE', 'COCO_CLASSES',
-    'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES'
+    'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES',
+    'SyntheticWSSSDataset', 'ImageFolderDataset', 'DiffSynDataset'
 ]

@@ -1,19 +1,27 @@
-"""A Runner that trains on CPU-only machines and reloads its checkpoints."""
+"""A Runner that trains on CPU-only machines and writes safe checkpoints."""
+import copy
 import os
 import os.path as osp
+import time
 from typing import Callable, Dict, Optional, Union
 
+import mmengine
 import torch
 import torch.distributed as dist
 from mmengine.device import get_device
+from mmengine.dist import master_only
+from mmengine.fileio import join_path
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
+                                        _load_checkpoint_to_model,
+                                        weights_to_cpu)
+from mmengine.utils import apply_to, get_git_hash
 
 from wsss_mm.registry import MODEL_WRAPPERS, RUNNERS
-from wsss_mm.utils.compat import (default_num_threads, init_cpu_distributed,
-                                  load_checkpoint_file, write_trust_record)
+from wsss_mm.utils.checkpoint import load_checkpoint_file, save_checkpoint_file
+from wsss_mm.utils.compat import default_num_threads, init_cpu_distributed
 
 
 @RUNNERS.register_module()
@@ -22,9 +30,14 @@ class WSSSRunner(Runner):
 
     - ``launcher='pytorch'`` without CUDA: gloo process group and a DDP
       wrapper without ``device_ids`` (mmengine 0.10.7 assumes CUDA).
-    - Checkpoints it saves get a trust record, so they resume (and load in
-      ``tools/test.py``) under torch >= 2.6; other files load with
-      ``weights_only=True``.
+    - Checkpoints it writes hold only tensors and containers (the message
+      hub encoded by :mod:`wsss_mm.utils.checkpoint`) and are written
+      atomically; every checkpoint loads with ``weights_only=True``. The
+      config key ``unsafe_load_checkpoint=True`` (the tools'
+      ``--unsafe-load-checkpoint``) unpickles local files fully instead,
+      with a warning naming the file.
+    - ``CheckpointHook`` becomes :class:`WSSSCheckpointHook` (atomic
+      ``last_checkpoint``, complete removal by ``max_keep_ckpts``).
 
     Configs select it with ``runner_type = 'wsss_mm.WSSSRunner'``
     (scope-qualified, so mmseg's stock tools, which build runners from
@@ -77,13 +90,79 @@ class WSSSRunner(Runner):
         model = model.to(get_device())
         return MODEL_WRAPPERS.build(cfg, default_args=dict(module=model))
 
-    def save_checkpoint(self, out_dir: str, filename: str, *args,
-                        **kwargs) -> None:
-        super().save_checkpoint(out_dir, filename, *args, **kwargs)
-        if self.rank == 0:
-            path = osp.join(out_dir, filename)
-            if osp.isfile(path):
-                write_trust_record(path)
+    def register_default_hooks(self, hooks: Optional[Dict] = None) -> None:
+        hooks = copy.deepcopy(dict(hooks or {}))
+        ckpt = hooks.get('checkpoint', dict(type='CheckpointHook',
+                                            interval=1))
+        if isinstance(ckpt, dict) and ckpt.get('type') in (
+                'CheckpointHook', 'mmengine.CheckpointHook'):
+            hooks['checkpoint'] = dict(ckpt, type='WSSSCheckpointHook')
+        super().register_default_hooks(hooks)
+
+    @master_only
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """mmengine's ``save_checkpoint``, writing a weights-only file
+        atomically (see :func:`wsss_mm.utils.checkpoint.encode_checkpoint`).
+        """
+        if file_client_args is not None:
+            raise ValueError('file_client_args is deprecated in mmengine and '
+                             'not supported by WSSSRunner: use backend_args')
+        meta = dict(meta or {})
+        if by_epoch:
+            meta.setdefault('epoch', self.epoch + 1)
+            meta.setdefault('iter', self.iter)
+        else:
+            meta.setdefault('epoch', self.epoch)
+            meta.setdefault('iter', self.iter + 1)
+        filepath = join_path(out_dir, filename, backend_args=backend_args)
+        meta.update(
+            cfg=self.cfg.pretty_text,
+            seed=self.seed,
+            experiment_name=self.experiment_name,
+            time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+            mmengine_version=mmengine.__version__ + get_git_hash())
+        if hasattr(self.train_dataloader.dataset, 'metainfo'):
+            meta.update(dataset_meta=self.train_dataloader.dataset.metainfo)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        to_cpu = lambda d: apply_to(d, lambda x: hasattr(x, 'cpu'),
+                                    lambda x: x.cpu())
+        checkpoint = {
+            'meta': meta,
+            'state_dict': weights_to_cpu(model.state_dict()),
+            'message_hub': to_cpu(self.message_hub.state_dict()),
+        }
+        if save_optimizer:
+            if not isinstance(self.optim_wrapper, OptimWrapper):
+                raise TypeError('self.optim_wrapper should be an '
+                                '`OptimWrapper` or `OptimWrapperDict` '
+                                f'instance, but got {self.optim_wrapper}')
+            checkpoint['optimizer'] = to_cpu(self.optim_wrapper.state_dict())
+        if save_param_scheduler and self.param_schedulers is None:
+            self.logger.warning(
+                '`save_param_scheduler` is True but `self.param_schedulers` '
+                'is None, so skip saving parameter schedulers')
+            save_param_scheduler = False
+        if save_param_scheduler:
+            if isinstance(self.param_schedulers, dict):
+                checkpoint['param_schedulers'] = {
+                    name: [s.state_dict() for s in schedulers]
+                    for name, schedulers in self.param_schedulers.items()
+                }
+            else:
+                checkpoint['param_schedulers'] = [
+                    s.state_dict() for s in self.param_schedulers
+                ]
+        self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+        save_checkpoint_file(checkpoint, filepath, backend_args=backend_args)
 
     def load_checkpoint(self,
                         filename: str,
@@ -91,7 +170,11 @@ class WSSSRunner(Runner):
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
         if osp.isfile(filename):
-            checkpoint = load_checkpoint_file(filename, map_location)
+            checkpoint = load_checkpoint_file(
+                filename, map_location,
+                unsafe=bool(self.cfg.get('unsafe_load_checkpoint', False)))
+        elif '://' not in filename:
+            raise FileNotFoundError(f'checkpoint file not found: {filename}')
         else:  # URLs and other schemes: mmengine's loaders, weights only
             checkpoint = _load_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)

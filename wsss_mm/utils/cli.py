@@ -2,10 +2,13 @@
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from wsss_mm.utils.errors import WSSSInputError
 
 
 def add_launch_args(parser: argparse.ArgumentParser,
@@ -59,3 +62,39 @@ def build_runner(cfg: Config) -> Runner:
         return Runner.from_cfg(cfg)
     from wsss_mm.registry import RUNNERS
     return RUNNERS.build(cfg)
+
+
+def add_unsafe_load_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--unsafe-load-checkpoint`` (see :func:`apply_unsafe_load`)."""
+    parser.add_argument(
+        '--unsafe-load-checkpoint',
+        action='store_true',
+        help='unpickle checkpoint files fully instead of weights-only: '
+        'only for old or foreign files whose origin you trust (a crafted '
+        'file runs code); prints a warning naming the file')
+
+
+def apply_unsafe_load(cfg: Config, args: argparse.Namespace) -> Config:
+    """Pass ``--unsafe-load-checkpoint`` to the runner (config key
+    ``unsafe_load_checkpoint``)."""
+    if getattr(args, 'unsafe_load_checkpoint', False):
+        cfg.unsafe_load_checkpoint = True
+    return cfg
+
+
+def run_tool(main: Callable[[], None]) -> None:
+    """Run a tool's ``main``; input errors end it with one line, exit 1.
+
+    :class:`~wsss_mm.utils.errors.WSSSInputError` (bad checkpoint, bad
+    dataset file) and missing files are printed as ``error: MESSAGE``
+    instead of a traceback, also when raised in a dataloader worker (torch
+    then wraps the worker's traceback into the message: its last line is
+    kept).
+    """
+    try:
+        main()
+    except (WSSSInputError, FileNotFoundError) as e:
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        print(f'error: {lines[-1] if lines else type(e).__name__}',
+              file=sys.stderr)
+        sys.exit(1)

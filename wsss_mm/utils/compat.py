@@ -4,9 +4,7 @@ Each function covers one upstream problem, says which, and is a no-op where
 the problem does not exist. ``tests/test_utils/test_compat.py`` shows every
 problem with the shim off and its absence with the shim on.
 """
-import hashlib
 import importlib.util
-import json
 import os
 import os.path as osp
 import sys
@@ -201,80 +199,11 @@ def ddp_device_ids(module: torch.nn.Module,
 # ---------------------------------------------------------------------------
 # Checkpoint loading under torch >= 2.6 (weights_only=True by default)
 # ---------------------------------------------------------------------------
-TRUST_RECORD_SUFFIX = '.wsss_mm.json'
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_trust_record(checkpoint_path: str) -> str:
-    """Record that this toolkit wrote ``checkpoint_path``.
-
-    The record (a JSON file beside the checkpoint with its sha256) is what
-    lets :func:`load_checkpoint_file` unpickle the file fully: mmengine
-    checkpoints hold ``HistoryBuffer``, numpy objects and
-    ``builtins.getattr``, which ``weights_only=True`` refuses.
-
-    Returns:
-        str: Path of the record.
-    """
-    record = checkpoint_path + TRUST_RECORD_SUFFIX
-    with open(record, 'w', encoding='utf-8') as f:
-        json.dump({'sha256': _sha256(checkpoint_path),
-                   'writer': 'wsss_mm'}, f)
-    return record
-
-
-def is_trusted_checkpoint(checkpoint_path: str) -> bool:
-    """Whether ``checkpoint_path`` carries a matching trust record."""
-    record = checkpoint_path + TRUST_RECORD_SUFFIX
-    if not (osp.isfile(checkpoint_path) and osp.isfile(record)):
-        return False
-    try:
-        with open(record, encoding='utf-8') as f:
-            expected = json.load(f).get('sha256')
-    except (OSError, ValueError):
-        return False
-    return expected == _sha256(checkpoint_path)
-
-
-def load_checkpoint_file(path: str,
-                         map_location: Union[str, Callable, None] = 'cpu'
-                         ) -> dict:
-    """Load a local checkpoint, fully only if this toolkit wrote it.
-
-    Upstream problem: torch >= 2.6 defaults to ``weights_only=True`` and
-    mmengine 0.10.7 checkpoints cannot load that way, so resume fails with
-    'Unsupported global: ... HistoryBuffer'. Checkpoints our runner wrote
-    (with a matching trust record) load with ``weights_only=False``; every
-    other file (pretrained weights, third-party ``load_from``) loads with
-    ``weights_only=True``. TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is never set.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        RuntimeError: an untrusted file holds objects other than tensors.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    trusted = is_trusted_checkpoint(path)
-    try:
-        return torch.load(path, map_location=map_location,
-                          weights_only=not trusted)
-    except Exception as e:  # torch raises UnpicklingError subclasses
-        if trusted or 'weights_only' not in str(e):
-            raise
-        raise RuntimeError(
-            f'{path} holds Python objects beyond tensors and was not '
-            f'written by this toolkit (no matching {TRUST_RECORD_SUFFIX} '
-            'record), so it is loaded with weights_only=True and refused. '
-            'If you trust the file, write a record for it with '
-            '`python -m wsss_mm.utils.trust_checkpoint FILE`, or save only '
-            'its state_dict.') from e
+# Upstream problem: mmengine 0.10.7 pickles HistoryBuffer and numpy objects
+# into checkpoints, which ``weights_only=True`` refuses. WSSSRunner writes
+# them encoded as tensors and containers and every file loads weights-only:
+# see wsss_mm/utils/checkpoint.py (re-exported here for older imports).
+from wsss_mm.utils.checkpoint import load_checkpoint_file  # noqa: E402,F401
 
 
 def _load_from_local(filename: str,

@@ -12,6 +12,7 @@ Checkpoints, ``last_checkpoint``, label caches, reports, pseudo masks and
 the generation store all go through these functions.
 """
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -20,6 +21,9 @@ import tempfile
 from typing import IO, Any, Callable, Iterator, List
 
 TEMP_MARK = '.tmp-'
+# mkstemp creates 0600 files; finished files get the usual 0666 & ~umask.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -67,6 +71,7 @@ def atomic_write(path: str,
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{osp.basename(path)}{TEMP_MARK}{os.getpid()}-', dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **({} if 'b' in mode else dict(
                 encoding=encoding))) as f:
             yield f
@@ -120,6 +125,15 @@ def save_image_atomic(path: str, image, format: str = 'PNG') -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
+def sha256_file(path: str) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def is_temp_file(name: str) -> bool:
     """Whether a file name is a leftover temporary of :func:`atomic_write`."""
     base = osp.basename(name)
@@ -149,3 +163,40 @@ def remove_stale_temp_files(folder: str, recursive: bool = False
                     os.remove(p)
                     removed.append(p)
     return removed
+
+
+def append_line_durable(path: str, line: str, fsync: bool = True) -> None:
+    """Append one line of text (UTF-8, newline added) and fsync it.
+
+    For append-only logs such as the generation store's JSONL manifests,
+    where the unit of atomicity is one line: the bytes go out in
+    ``os.write`` calls on an ``O_APPEND`` descriptor and are fsynced before
+    the function returns, so a line that was reported written survives a
+    kill or a power cut. A process killed inside the call can leave the
+    last line torn (no trailing newline); readers detect that by the
+    missing newline and drop it (see
+    :func:`wsss_mm.generation.store.read_jsonl`).
+
+    Args:
+        path (str): The file (created if missing, with its folder).
+        line (str): One line; must not contain a newline.
+        fsync (bool): Flush to disk before returning (default True).
+    """
+    if '\n' in line.rstrip('\n'):
+        raise ValueError('append_line_durable takes a single line; the text '
+                         'contains a newline')
+    data = memoryview((line.rstrip('\n') + '\n').encode('utf-8'))
+    path = osp.abspath(path)
+    folder = osp.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    created = not osp.exists(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created and fsync:
+        _fsync_dir(folder)

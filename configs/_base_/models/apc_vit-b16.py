@@ -32,12 +32,12 @@ model = dict(
         type='PatchClassifierHead',
         in_channels=768,
         num_classes=num_classes,
-        pooling=dict(type='AdaptiveKPool', k_max=6, gap=0.1),
+        pooling=dict(type='AdaptiveKPool', k_max=6, gap=0.1, mode='gap'),
         loss_cls=dict(type='MCELoss', loss_weight=1.0),
         loss_contrast=dict(
             type='PatchContrastLoss',
             high_thr=0.85,
-            low_ratio=0.1,
+            low_ratio=None,  # paper: the lowest-scoring patch
             loss_weight=0.02)),
     decode_head=dict(
         type='SegformerHead',

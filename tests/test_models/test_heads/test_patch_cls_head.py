@@ -92,3 +92,41 @@ def test_head_learns_patch_classes():
     pred = head(feats).argmax(1)
     assert torch.all(pred[0, :2, :2] == 1) and torch.all(pred[1, 2:, 2:] == 2)
     assert pred[0, 3, 3] == 0 and pred[1, 0, 0] == 0
+
+
+def test_background_prior_pooling_hand_computed():
+    """bg_pooling pools the background column its own way; the other
+    classes keep the head's pooling."""
+    head = _head(
+        loss_contrast=None,
+        pooling=dict(type='GlobalMaxPool'),
+        bg_pooling=dict(type='TopKRatioPool', ratio=0.5),
+        bg_index=0)
+    # 4 patches; background scores 0.9, 0.1, 0.2, 0.1: max 0.9, but the
+    # mean of the top half is (0.9 + 0.2) / 2 = 0.55. Class 1 (the
+    # foreground painted over three patches) stays max-pooled: 0.8.
+    probs = torch.tensor([[[0.9, 0.1, 0.2, 0.1], [0.05, 0.8, 0.7, 0.8],
+                           [0.05, 0.1, 0.1, 0.1]]]).reshape(1, 3, 2, 2)
+    pooled = head.pool(probs)
+    assert torch.allclose(pooled, torch.tensor([[0.55, 0.8, 0.1]]))
+    plain = _head(loss_contrast=None, pooling=dict(type='GlobalMaxPool'))
+    assert torch.allclose(plain.pool(probs), torch.tensor([[0.9, 0.8, 0.1]]))
+    # The painted image now costs background loss: BCE(0.55, 1) > BCE(0.9).
+    labels = torch.tensor([[1., 1., 0.]])
+    bce = torch.nn.functional.binary_cross_entropy
+    assert bce(pooled, labels) > bce(plain.pool(probs), labels)
+    # Gradient of the background score reaches the two kept patches only.
+    p = probs.clone().requires_grad_(True)
+    head.pool(p)[0, 0].backward()
+    assert torch.allclose(p.grad[0, 0].flatten(),
+                          torch.tensor([0.5, 0., 0.5, 0.]))
+    with pytest.raises(ValueError, match='bg_index'):
+        _head(bg_pooling=dict(type='TopKRatioPool'), bg_index=3)
+
+
+def test_adaptive_pool_ratio_module_hand_value():
+    # Max 0.5: ratio 0.9 keeps 0.5 and 0.46 (>= 0.45), not 0.41.
+    scores = torch.tensor([[[0.5], [0.46], [0.41], [0.1]]])
+    out = MODELS.build(
+        dict(type='AdaptiveKPool', k_max=6, mode='ratio', ratio=0.9))(scores)
+    assert torch.allclose(out, torch.tensor([[0.48]]))

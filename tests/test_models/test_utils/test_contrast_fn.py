@@ -121,3 +121,23 @@ def test_bad_inputs():
             torch.rand(1, 4, 3),
             torch.ones(1, 3),
             low_ratio=1.5)
+
+
+def test_paper_reading_takes_the_single_lowest_patch():
+    """low_ratio=None (paper): L_c is the one lowest-scoring patch."""
+    # 5 patches, one class. High (> 0.85): patches 0, 1. Lowest score:
+    # patch 4 (0.05); patch 3 (0.1) would join under a ratio of 0.4.
+    emb = torch.tensor([[[1., 0.], [1., 0.], [0., 1.], [-1., 0.],
+                         [0., 1.]]])
+    scores = torch.tensor([[[0.9], [0.95], [0.5], [0.1], [0.05]]])
+    labels = torch.ones(1, 1)
+    # pull: s(0,1) = 1 -> 0; push: mean over (0,4), (1,4) of s = 0.5.
+    paper = patch_contrast_loss(emb, scores, labels, high_thr=0.85)
+    assert torch.allclose(paper, torch.tensor(0.5))
+    # low_ratio 0.4 -> patches 3 and 4: s = 0 (opposite) and 0.5 -> 0.25.
+    ratio = patch_contrast_loss(
+        emb, scores, labels, high_thr=0.85, low_ratio=0.4)
+    assert torch.allclose(ratio, torch.tensor(0.25))
+    # The registered loss defaults to the paper's reading.
+    from wsss_mm.models.losses import PatchContrastLoss
+    assert torch.allclose(PatchContrastLoss()(emb, scores, labels), paper)

@@ -125,3 +125,50 @@ def test_bad_shapes_and_args():
         adaptive_k_pool(torch.rand(1, 4, 3), gap=-0.1)
     with pytest.raises(ValueError):
         adaptive_k_pool(torch.rand(1, 4, 3), k_max=0)
+
+
+def test_adaptive_k_ratio_mode_hand_computed():
+    # class 0 max 0.9: ratio 0.9 keeps >= 0.81 -> 0.9, 0.85, 0.82 (K=3);
+    # the gap reading (>= 0.8) keeps the same three. class 1 max 0.5: the
+    # ratio rule keeps >= 0.45 -> 0.5, 0.46 (K=2), the gap rule keeps
+    # >= 0.4 -> 0.5, 0.46, 0.41 (K=3): the readings differ on low maxima.
+    scores = _scores([0.9, 0.5, 0.85, 0.82], [0.41, 0.5, 0.46, 0.1])
+    ratio = adaptive_k_pool(scores, k_max=6, mode='ratio', ratio=0.9)
+    gap = adaptive_k_pool(scores, k_max=6, mode='gap', gap=0.1)
+    assert torch.allclose(ratio,
+                          torch.tensor([[(0.9 + 0.85 + 0.82) / 3, 0.48]]))
+    assert torch.allclose(gap,
+                          torch.tensor([[(0.9 + 0.85 + 0.82) / 3,
+                                         (0.5 + 0.46 + 0.41) / 3]]))
+    # k_max caps the ratio rule too; ratio 0 keeps k_max patches.
+    assert torch.allclose(
+        adaptive_k_pool(scores, k_max=2, mode='ratio', ratio=0.0),
+        torch.tensor([[0.875, 0.48]]))
+    # Gradient reaches exactly the kept patches.
+    s = scores.clone().requires_grad_(True)
+    adaptive_k_pool(s, mode='ratio', ratio=0.9)[0, 1].backward()
+    assert torch.allclose(s.grad[0, :, 1], torch.tensor([0., 0.5, 0.5, 0.]))
+    with pytest.raises(ValueError, match='mode'):
+        adaptive_k_pool(scores, mode='median')
+    with pytest.raises(ValueError, match='ratio'):
+        adaptive_k_pool(scores, mode='ratio', ratio=1.5)
+    assert torch.equal(
+        pool_patch_scores(scores, 'adaptive_k', mode='ratio', ratio=0.9),
+        ratio)
+
+
+def test_topk_ratio_pool_hand_computed():
+    from wsss_mm.models.utils import topk_ratio_pool
+
+    # N = 4: ratio 0.5 averages the 2 highest, 0.3 -> ceil(1.2) = 2,
+    # 0.25 -> 1 (no float round-up), 1.0 is GAP.
+    scores = _scores([0.1, 0.9, 0.4, 0.6], [0.5, 0.5, 0.2, 0.0])
+    assert torch.allclose(topk_ratio_pool(scores, 0.5),
+                          torch.tensor([[0.75, 0.5]]))
+    assert torch.allclose(topk_ratio_pool(scores, 0.3),
+                          torch.tensor([[0.75, 0.5]]))
+    assert torch.allclose(topk_ratio_pool(scores, 0.25),
+                          torch.tensor([[0.9, 0.5]]))
+    assert torch.allclose(topk_ratio_pool(scores, 1.0), gap_pool(scores))
+    with pytest.raises(ValueError):
+        topk_ratio_pool(scores, 0.0)

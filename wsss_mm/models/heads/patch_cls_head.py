@@ -26,6 +26,12 @@ class PatchClassifierHead(BaseModule):
         loss_cls (dict): Image-level loss on pooled scores.
         loss_contrast (dict, optional): Patch contrastive loss (APC's PCL)
             on the patch embeddings; None disables it.
+        bg_pooling (dict, optional): A background prior: the image score
+            of class ``bg_index`` comes from this pooling instead of
+            ``pooling``, e.g. ``dict(type='TopKRatioPool', ratio=0.5)``
+            (the background must win on half of the patches). None (the
+            paper) pools every class alike.
+        bg_index (int): Index of the background class. Defaults to 0.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -35,6 +41,8 @@ class PatchClassifierHead(BaseModule):
                  pooling: Dict = dict(type='GlobalMaxPool'),
                  loss_cls: Dict = dict(type='MCELoss'),
                  loss_contrast: Optional[Dict] = None,
+                 bg_pooling: Optional[Dict] = None,
+                 bg_index: int = 0,
                  init_cfg: Optional[Dict] = dict(
                      type='TruncNormal', layer='Linear', std=0.02)) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -45,6 +53,12 @@ class PatchClassifierHead(BaseModule):
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_contrast = MODELS.build(loss_contrast) \
             if loss_contrast is not None else None
+        if bg_pooling is not None and not 0 <= bg_index < num_classes:
+            raise ValueError(f'bg_index {bg_index} is not a class index '
+                             f'(num_classes={num_classes})')
+        self.bg_pooling = MODELS.build(bg_pooling) \
+            if bg_pooling is not None else None
+        self.bg_index = bg_index
 
     def forward(self, feats: Tensor) -> Tensor:
         """Patch probabilities.
@@ -61,7 +75,13 @@ class PatchClassifierHead(BaseModule):
     def pool(self, patch_probs: Tensor) -> Tensor:
         """Image scores ``[B, C]`` from patch probabilities ``[B, C, h, w]``.
         """
-        return self.pooling(patch_probs.flatten(2).transpose(1, 2))
+        scores = patch_probs.flatten(2).transpose(1, 2)
+        pooled = self.pooling(scores)
+        if self.bg_pooling is None:
+            return pooled
+        b = self.bg_index
+        bg = self.bg_pooling(scores[:, :, b:b + 1])
+        return torch.cat([pooled[:, :b], bg, pooled[:, b + 1:]], dim=1)
 
     def loss(self, feats: Tensor,
              image_labels: Tensor) -> Tuple[Dict[str, Tensor], Tensor]:

@@ -1,4 +1,6 @@
 """Patch contrastive loss module (APC's PCL)."""
+from typing import Optional
+
 import torch.nn as nn
 from torch import Tensor
 
@@ -13,15 +15,17 @@ class PatchContrastLoss(nn.Module):
     Args:
         high_thr (float): Score above which a patch is high confidence for
             a class. Defaults to 0.85 (paper).
-        low_ratio (float): Fraction of patches (rounded up) taken as low
-            confidence per class. Defaults to 0.1.
+        low_ratio (float, optional): Fraction of patches (rounded up)
+            taken as low confidence per class, an option the paper does not
+            have. Defaults to None: the single lowest-scoring patch per
+            class (the paper's reading).
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss item. Defaults to 'loss_pcl'.
     """
 
     def __init__(self,
                  high_thr: float = 0.85,
-                 low_ratio: float = 0.1,
+                 low_ratio: Optional[float] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_pcl') -> None:
         super().__init__()

@@ -1,3 +1,4 @@
 from .hv_bilstm import HVBiLSTM
+from .masked_cross_attention import MaskedCrossAttentionAggregator
 
-__all__ = ['HVBiLSTM']
+__all__ = ['HVBiLSTM', 'MaskedCrossAttentionAggregator']

@@ -48,6 +48,21 @@ def stack_image_labels(data_samples: SampleList) -> Tensor:
     return torch.stack(labels).float()
 
 
+def refuse_pixel_ground_truth(data_samples: SampleList) -> None:
+    """Raise if a training sample carries pixel labels (weak supervision).
+
+    Raises:
+        ValueError: a sample has ``gt_sem_seg`` (the train pipeline leaks
+            masks into weak supervision).
+    """
+    for sample in data_samples:
+        if 'gt_sem_seg' in sample:
+            raise ValueError(
+                'pixel ground truth (gt_sem_seg) reached a weakly '
+                'supervised training step; remove LoadAnnotations from '
+                f"the train pipeline ({sample.metainfo.get('img_path')})")
+
+
 @MODELS.register_module()
 class PatchClassifierSegmentor(BaseSegmentor):
     """ViT patch classifier + decoder trained from image-level labels.
@@ -166,12 +181,7 @@ class PatchClassifierSegmentor(BaseSegmentor):
             ValueError: a training sample carries pixel ground truth (the
                 pipeline leaks masks into weak supervision).
         """
-        for sample in data_samples:
-            if 'gt_sem_seg' in sample:
-                raise ValueError(
-                    'pixel ground truth (gt_sem_seg) reached a weakly '
-                    'supervised training step; remove LoadAnnotations from '
-                    f"the train pipeline ({sample.metainfo.get('img_path')})")
+        refuse_pixel_ground_truth(data_samples)
         image_labels = stack_image_labels(data_samples).to(inputs.device)
         feats = self.extract_feat(inputs)
         cls_feat = self.classifier_feat(feats)

@@ -1,5 +1,6 @@
 """Patch contrastive loss (APC's PCL, Sec. 3.4)."""
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -12,15 +13,17 @@ def patch_contrast_loss(embeddings: Tensor,
                         scores: Tensor,
                         image_labels: Tensor,
                         high_thr: float = 0.85,
-                        low_ratio: float = 0.1) -> Tensor:
+                        low_ratio: Optional[float] = None) -> Tensor:
     """Pull confident patches of a class together, push low ones away.
 
     With ``s_ij = (1 + cos(e_i, e_j)) / 2`` in ``[0, 1]``, for every image
     and every class ``c`` present in its label:
 
     - ``H_c``: patches with ``score_c > high_thr`` (high confidence);
-    - ``L_c``: the ``ceil(low_ratio * N)`` patches with the lowest
-      ``score_c``, minus any in ``H_c`` (low confidence);
+    - ``L_c`` (low confidence): with ``low_ratio=None`` the paper's
+      reading, the one patch with the lowest ``score_c`` outside ``H_c``;
+      with a ratio, the ``ceil(low_ratio * N)`` patches with the lowest
+      ``score_c``, minus any in ``H_c``;
     - ``loss_c = mean_{i != j in H_c} (1 - s_ij)
       + mean_{i in H_c, j in L_c} s_ij``, a term without pairs counting 0.
 
@@ -39,8 +42,9 @@ def patch_contrast_loss(embeddings: Tensor,
         image_labels (Tensor): Multi-hot image labels ``[B, C]``.
         high_thr (float): Score above which a patch is high confidence.
             Defaults to 0.85 (paper).
-        low_ratio (float): Fraction of patches, rounded up, taken as low
-            confidence per class. Defaults to 0.1.
+        low_ratio (float, optional): Fraction of patches, rounded up,
+            taken as low confidence per class (not in the paper). Defaults
+            to None: the single lowest-scoring patch (paper, Sec. 3.4).
 
     Returns:
         Tensor: Scalar loss.
@@ -56,16 +60,20 @@ def patch_contrast_loss(embeddings: Tensor,
             f'shape mismatch: embeddings {tuple(embeddings.shape)}, scores '
             f'{tuple(scores.shape)}, image_labels '
             f'{tuple(image_labels.shape)}')
-    if not 0 <= low_ratio <= 1:
-        raise ValueError(f'low_ratio must be in [0, 1], got {low_ratio}')
+    if low_ratio is not None and not 0 <= low_ratio <= 1:
+        raise ValueError(f'low_ratio must be in [0, 1] or None, got '
+                         f'{low_ratio}')
 
     dtype = embeddings.dtype
     scores = scores.detach()
     present = (image_labels > 0).to(scores.device)[:, None, :]  # [B, 1, C]
     high = (scores > high_thr) & present  # [B, N, C]
 
-    # round() first: 0.1 * 30 is 3.0000000000000004 in floating point.
-    num_low = min(N, math.ceil(round(low_ratio * N, 6)))
+    if low_ratio is None:
+        num_low = 1
+    else:
+        # round() first: 0.1 * 30 is 3.0000000000000004 in floating point.
+        num_low = min(N, math.ceil(round(low_ratio * N, 6)))
     low = torch.zeros_like(high)
     if num_low > 0:
         # High patches rank last, so they are picked only when fewer than

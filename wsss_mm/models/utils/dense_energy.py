@@ -1,0 +1,136 @@
+"""Dense-energy (dense CRF) regulariser in pure PyTorch.
+
+ToCo regularises the decoder with the dense CRF loss of Tang et al. (2018)
+through a compiled permutohedral-lattice bilateral filter
+(rulixiang/ToCo ``model/losses.py``, ``DenseEnergyLoss``). The filter is
+computed here exactly, as a full Gaussian over all pixel pairs in chunks of
+rows (no extension to build); the loss is meant for the half-size crop
+ToCo uses (``scale_factor`` 0.5), where this is cheap enough.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['bilateral_filter', 'dense_energy_loss', 'scaled_dense_energy']
+
+
+def bilateral_filter(images: Tensor,
+                     values: Tensor,
+                     sigma_rgb: float,
+                     sigma_xy: float,
+                     chunk: int = 1024) -> Tensor:
+    """Exact bilateral (Gaussian in position and colour) filtering.
+
+    ``out_i = sum_j exp(-|p_i - p_j|^2 / (2 sigma_xy^2)
+    - |I_i - I_j|^2 / (2 sigma_rgb^2)) v_j`` over all pixels ``j`` of the
+    same image (``i = j`` included).
+
+    Args:
+        images (Tensor): ``[B, 3, H, W]`` colours (ToCo: 0-255 RGB).
+        values (Tensor): ``[B, K, H, W]`` maps to filter.
+        sigma_rgb, sigma_xy (float): Kernel widths (colour, pixels).
+        chunk (int): Rows of the ``N x N`` kernel computed at once.
+
+    Returns:
+        Tensor: ``[B, K, H, W]`` filtered maps.
+    """
+    b, k, h, w = values.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=values.device, dtype=values.dtype),
+        torch.arange(w, device=values.device, dtype=values.dtype),
+        indexing='ij')
+    pos = torch.stack([ys, xs], dim=-1).reshape(-1, 2) / sigma_xy
+    out = values.new_empty(b, k, h * w)
+    for i in range(b):
+        feat = torch.cat(
+            [pos, images[i].reshape(3, -1).t().to(values.dtype) / sigma_rgb],
+            dim=1)  # [N, 5]
+        v = values[i].reshape(k, -1).t()  # [N, K]
+        for start in range(0, h * w, chunk):
+            d2 = torch.cdist(feat[start:start + chunk], feat).pow(2)
+            out[i, :, start:start + chunk] = (torch.exp(-0.5 * d2) @ v).t()
+    return out.reshape(b, k, h, w)
+
+
+def dense_energy_loss(images: Tensor,
+                      probs: Tensor,
+                      roi: Tensor,
+                      unlabeled: Tensor,
+                      sigma_rgb: float = 15.,
+                      sigma_xy: float = 100.,
+                      chunk: int = 1024) -> Tensor:
+    """Dense CRF energy of soft segmentations (ToCo's
+    ``DenseEnergyLossFunction``), value and gradient as ToCo's.
+
+    ``S = probs * roi``; ``gate = roi - max_k probs``, set to 1 on
+    ``unlabeled`` pixels and clipped at 0; ``AS = gate * W S`` with ``W``
+    the bilateral kernel (:func:`bilateral_filter`); the loss is
+    ``-sum(S * AS) / B`` and its gradient w.r.t. ``probs`` is
+    ``-2 AS * roi / B`` (the gate and ``W S`` treated as constants, as in
+    ToCo's backward).
+
+    Args:
+        images (Tensor): ``[B, 3, H, W]`` colours (0-255 RGB).
+        probs (Tensor): ``[B, K, H, W]`` softmax probabilities.
+        roi (Tensor): ``[B, H, W]`` 1 inside the valid region, else 0.
+        unlabeled (Tensor): ``[B, H, W]`` bool, ignored pseudo-label pixels.
+        sigma_rgb, sigma_xy (float): Kernel widths.
+        chunk (int): See :func:`bilateral_filter`.
+
+    Returns:
+        Tensor: Scalar loss.
+    """
+    b = probs.shape[0]
+    roi = roi.to(probs.dtype)
+    with torch.no_grad():
+        gate = roi - probs.max(dim=1)[0]
+        gate = torch.where(unlabeled, torch.ones_like(gate), gate)
+        gate = gate.clamp(min=0)[:, None]
+        seg = probs * roi[:, None]
+        filtered = gate * bilateral_filter(images, seg, sigma_rgb, sigma_xy,
+                                           chunk)
+        value = -(seg * filtered).sum() / b
+    surrogate = -2 * (probs * roi[:, None] * filtered).sum() / b
+    return surrogate - surrogate.detach() + value
+
+
+def scaled_dense_energy(images: Tensor,
+                        logits: Tensor,
+                        labels: Tensor,
+                        roi: Optional[Tensor] = None,
+                        scale_factor: float = 0.5,
+                        sigma_rgb: float = 15.,
+                        sigma_xy: float = 100.,
+                        ignore_index: int = 255,
+                        chunk: int = 1024) -> Tensor:
+    """ToCo's ``get_energy_loss`` + ``DenseEnergyLoss.forward`` (without
+    its weight): softmax of ``logits``, everything resized by
+    ``scale_factor`` (images and ``roi`` nearest, probabilities bilinear,
+    labels nearest), ``sigma_xy`` scaled with it.
+
+    Args:
+        images (Tensor): ``[B, 3, H, W]`` 0-255 RGB.
+        logits (Tensor): ``[B, K, H, W]`` decoder logits at image size.
+        labels (Tensor): ``[B, H, W]`` pseudo-labels (``ignore_index``
+            marks the unlabeled pixels).
+        roi (Tensor, optional): ``[B, H, W]`` valid region; None: all.
+        scale_factor (float): Resize factor.
+        sigma_rgb, sigma_xy (float): Kernel widths at full size.
+        ignore_index (int): Ignored label.
+        chunk (int): See :func:`bilateral_filter`.
+    """
+    probs = F.softmax(logits, dim=1)
+    if roi is None:
+        roi = torch.ones_like(probs[:, 0])
+    kw = dict(scale_factor=scale_factor, recompute_scale_factor=True)
+    s_images = F.interpolate(images, **kw)
+    s_probs = F.interpolate(
+        probs, mode='bilinear', align_corners=False, **kw)
+    s_roi = F.interpolate(roi[:, None].to(probs.dtype), **kw)[:, 0]
+    s_labels = F.interpolate(
+        labels[:, None].to(probs.dtype), mode='nearest', **kw)[:, 0]
+    unlabeled = s_labels.long() == ignore_index
+    return dense_energy_loss(s_images, s_probs, s_roi, unlabeled, sigma_rgb,
+                             sigma_xy * scale_factor, chunk)
