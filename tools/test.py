@@ -133,7 +133,9 @@ def main() -> None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') != 'EvaluationResultHook']
+    cfg.custom_hooks = hooks + [
         dict(type='EvaluationResultHook', split='test', tta=tta)
     ]
     runner = build_runner(cfg)

@@ -67,7 +67,7 @@ def init_model(config: Union[str, Path, Config],
         config, None, device=device or default_device(),
         cfg_options=cfg_options)
     if checkpoint is not None:
-        # mmengine's loader (trusted files fully, others weights only);
+        # mmengine's loader, weights only (wsss_mm.utils.checkpoint);
         # plain state dicts without 'meta' load too, unlike mmseg's.
         ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}

@@ -9,29 +9,18 @@ The protocol fields are documented in ``docs/evaluation.md``;
 ``tools/analysis/compare_runs.py`` reads these files and never puts rows
 measured under different protocols in one column without a mark.
 """
-import hashlib
 import os.path as osp
-import pickle
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from wsss_mm.utils.fileio import dump_json_atomic
+from wsss_mm.utils.fileio import dump_json_atomic, sha256_file
 
 RESULT_VERSION = 1
 IMAGE_LABEL_MODES = ('none', 'predicted', 'gt')
 # Columns that define "the same protocol" (compare_runs marks differences).
 PROTOCOL_KEYS = ('split', 'prediction_source', 'image_labels', 'oracle',
                  'tta', 'crf')
-
-
-def file_sha256(path: str) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _walk_tta(pipeline: Sequence[dict]) -> Dict[str, list]:
@@ -64,35 +53,33 @@ def tta_protocol(tta_pipeline: Optional[Sequence[dict]]) -> Optional[dict]:
 def prediction_source(model_cfg: dict) -> str:
     """'decoder', 'patch_classifier' or 'cam' for a model config.
 
-    Our ``PatchClassifierSegmentor`` predicts from its decoder or from the
-    patch classifier (``infer_from``); a model may declare
-    ``prediction_source`` itself (CAM methods); anything else ('decoder')
-    is a segmentation decoder.
+    Segmentors predict from their decoder or, with
+    ``infer_from='classifier'``, from what their class attribute
+    ``classifier_source`` names (``PatchClassifierSegmentor``: the patch
+    classifier; ``ToCo``: CAMs).
     """
     if model_cfg.get('type', '').split('.')[-1] == 'WSSSTTAModel' or \
             'module' in model_cfg:
         model_cfg = model_cfg.get('module', model_cfg)
-    if model_cfg.get('prediction_source'):
-        return str(model_cfg['prediction_source'])
     if model_cfg.get('infer_from') == 'classifier':
-        return 'patch_classifier'
+        from wsss_mm.registry import MODELS
+        cls = MODELS.get(model_cfg['type']) if isinstance(
+            model_cfg.get('type'), str) else model_cfg.get('type')
+        return getattr(cls, 'classifier_source', 'patch_classifier')
     return 'decoder'
 
 
 def checkpoint_info(path: Optional[str]) -> Dict[str, Any]:
     """Path, sha256 and training iteration of a checkpoint file."""
-    if path is None:
-        return dict(path=None, sha256=None, iteration=None)
+    if path is None or not osp.isfile(path):  # none, or a URL
+        return dict(path=path, sha256=None, iteration=None)
     iteration = None
-    try:
-        from wsss_mm.utils.compat import load_checkpoint_file
-        ckpt = load_checkpoint_file(path, map_location='cpu')
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        iteration = meta.get('iter')
-    except (RuntimeError, OSError, pickle.UnpicklingError):
-        pass  # not a checkpoint with meta: iteration unknown
+    from wsss_mm.utils.checkpoint import load_checkpoint_file
+    ckpt = load_checkpoint_file(path, map_location='cpu')
+    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+    iteration = meta.get('iter')  # None for a plain state dict
     return dict(
-        path=osp.abspath(path), sha256=file_sha256(path),
+        path=osp.abspath(path), sha256=sha256_file(path),
         iteration=iteration)
 
 

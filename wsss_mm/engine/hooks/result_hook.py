@@ -11,7 +11,7 @@ from wsss_mm.evaluation.functional import (confusion_matrix,
                                            metrics_from_confusion)
 from wsss_mm.evaluation.protocol import (build_protocol, metrics_dict,
                                          prediction_source, protocol_label,
-                                         write_result)
+                                         tta_protocol, write_result)
 from wsss_mm.registry import HOOKS
 
 
@@ -42,11 +42,14 @@ class EvaluationResultHook(Hook):
     (``pred_sem_seg`` vs ``gt_sem_seg``, summed over ranks), so the file
     holds mIoU and per-class IoU whatever the evaluator; the protocol
     (:func:`wsss_mm.evaluation.protocol.build_protocol`) comes from the
-    config the runner was built from. ``tools/test.py`` adds it.
+    config the runner was built from. ``configs/_base_/default_runtime.py``
+    adds it, so every test run writes its result, also under mmseg's stock
+    ``tools/test.py``.
 
     Args:
         split (str): Name of the evaluated split. Defaults to 'test'.
-        tta (dict, optional): TTA scales and flips (None: no TTA).
+        tta (dict, optional): TTA scales and flips; default: read from the
+            config's ``tta_pipeline`` when its model is a TTA model.
         out_file (str, optional): Result path; default
             ``{log_dir}/result_{split}.json``.
         ignore_index (int): Ignore id of the ground truth.
@@ -94,12 +97,15 @@ class EvaluationResultHook(Hook):
             return
         cfg = runner.cfg
         model_cfg = dict(cfg.model)
+        tta = self.tta
+        if tta is None and 'module' in model_cfg:  # a TTA model
+            tta = tta_protocol(cfg.get('tta_pipeline'))
         pipeline = cfg.test_dataloader.dataset.get('pipeline', [])
         protocol = build_protocol(
             split=self.split,
             source=prediction_source(model_cfg),
             image_labels=runner_image_labels(model_cfg, pipeline),
-            tta=self.tta,
+            tta=tta,
             crf=None,
             checkpoint=cfg.get('load_from'),
             config=getattr(cfg, 'filename', None),
