@@ -9,6 +9,8 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='ConcatDataset',
+        # the synthetic set has no palette of its own
+        ignore_keys=['palette'],
         datasets=[
             dict(
                 type='DiffSynDataset',

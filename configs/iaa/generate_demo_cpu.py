@@ -3,9 +3,10 @@
 #   python tools/dataset_converters/make_demo_data.py --out data/demo_shapes
 #   python tools/misc/make_tiny_diffusion.py work_dirs/tiny_diffusion
 #   python tools/train.py configs/demo/wsss_demo_cpu.py   # the filter
-# The tiny diffusion folders hold random weights: the images are noise with
-# the source's edges. Point generator.sd_model / generator.controlnet_model
-# at real Stable Diffusion 1.5 + Canny ControlNet folders for real images.
+# The tiny diffusion folders hold random weights: the images are noise (the
+# prompter, generator, filter and store are real). Point generator.sd_model
+# and generator.controlnet_model at real Stable Diffusion 1.5 + Canny
+# ControlNet folders for real images.
 default_scope = 'wsss_mm'
 work_dir = 'work_dirs/iaa_demo_cpu'
 seed = 0

@@ -250,3 +250,24 @@ def test_missing_key_variable_is_named(tmp_path, monkeypatch):
     # a local server without a key
     p = _prompter('http://127.0.0.1:9/v1', tmp_path, api_key_env=None)
     assert p.client.api_key == 'not-needed'
+
+
+def test_shared_prompt_bank_is_built_once_and_reused(tmp_path):
+    from wsss_mm.generation.prompts import shared_prompt_bank
+    path = str(tmp_path / 'prompts.json')
+    prompter = OfflinePrompter(num_candidates=4, num_prompts=2,
+                               threshold=0.5)
+    bank = shared_prompt_bank(prompter, ['cow', 'boat'], path)
+    assert list(bank) == ['cow', 'boat'] and len(bank['cow']) == 2
+    assert load_prompt_bank(path) == bank
+
+    class Refuses(OfflinePrompter):
+
+        def build_bank(self, class_names):
+            raise AssertionError('the saved bank must be reused')
+
+    assert shared_prompt_bank(Refuses(), ['cow', 'boat'], path) == bank
+    other = shared_prompt_bank(prompter, ['sofa'], path)  # other classes
+    assert list(other) == ['sofa'] and list(load_prompt_bank(path)) == [
+        'sofa'
+    ]

@@ -95,11 +95,9 @@ def test_tool_writes_loadable_folders(tiny_diffusion, tmp_path):
     assert np.isfinite(out).all()
     assert seen == {8 * 8, 4 * 4}
     np.testing.assert_array_equal(out, sample(edges))
-    # the (randomised) ControlNet outputs make the condition matter: the
-    # random UNet barely moves the latents in 2 steps, hence the small
-    # (but far above float noise, which is exactly 0 here) difference
+    # the randomised ControlNet makes the condition matter
     blank = Image.new('RGB', (64, 64))
-    assert np.abs(out - sample(blank)).max() > 2e-5
+    assert np.abs(out - sample(blank)).max() > 0.01
     # plain text-to-image loads from the same folder
     plain = StableDiffusionPipeline.from_pretrained(
         sd, safety_checker=None, local_files_only=True)

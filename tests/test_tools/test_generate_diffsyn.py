@@ -168,10 +168,25 @@ def test_kill9_and_resume(tiny_diffusion, repo_root, tmp_path):
     assert 3 <= done < total
     assert not osp.isfile(osp.join(work, 'manifest.jsonl'))
 
-    out = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True,
-                         text=True, timeout=600)
+    # resume with 2 processes (torchrun, gloo): each rank takes a disjoint
+    # shard of the remaining items, rank 0 merges the shards
+    from wsss_test_utils import free_port
+    dist_cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_port', str(free_port())
+    ] + cmd[1:] + ['--launcher', 'pytorch']
+    out = subprocess.run(dist_cmd, cwd=repo_root, env=env,
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary['world_size'] == 2
     assert summary['resumed'] >= done
     assert summary['new'] + summary['resumed'] == total
+    with open(osp.join(work, 'generation_summary.json')) as f:
+        ranks = json.load(f)['ranks']
+    assert [r['rank'] for r in ranks] == [0, 1]
+    assert all(r['new'] + r['resumed'] == total // 2 for r in ranks)
+    assert osp.isfile(osp.join(work, 'manifest.rank1.jsonl'))
     _check_store(work, total)
+    assert json.load(open(osp.join(work, 'classes.json')))['classes'][1] \
+        == 'circle'

@@ -19,6 +19,15 @@ def test_replaces_and_leaves_no_temporary(tmp_path):
     assert os.listdir(path.parent) == ['a.json']
 
 
+def test_file_mode_is_what_open_would_give(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_bytes_atomic(str(tmp_path / 'a.bin'), b'x')
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'a.bin').stat().st_mode & 0o777 == 0o644
+
+
 def test_exception_keeps_old_content(tmp_path):
     path = tmp_path / 'a.bin'
     write_bytes_atomic(str(path), b'old')

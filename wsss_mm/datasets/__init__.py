@@ -10,6 +10,8 @@ from .demo_shapes import (DEMO_CLASSES, DemoShapesDataset,
                           make_demo_sample)
 from .diffsyn import DiffSynDataset
 from .image_folder import ImageFolderDataset
+from .imagenets import (ImageNetSDataset, LoadImageNetSAnnotations,
+                        decode_imagenets_mask, encode_imagenets_mask)
 from .synthetic import SyntheticWSSSDataset
 from .transforms import (CropTile, ImageLoadError, LoadImageLevelLabels,
                          LoadWSSSImageFromFile, PackWSSSInputs)
@@ -24,5 +26,7 @@ __all__ = [
     'image_labels_from_instances', 'read_classes_file', 'tile_boxes',
     'tile_labels', 'VOC_CLASSES', 'VOC_PALETTE', 'COCO_CLASSES',
     'COCO_PALETTE', 'CAMVID_CLASSES', 'CAMVID_PALETTE', 'DEMO_CLASSES',
-    'SyntheticWSSSDataset', 'ImageFolderDataset', 'DiffSynDataset'
+    'SyntheticWSSSDataset', 'ImageFolderDataset', 'DiffSynDataset',
+    'ImageNetSDataset', 'LoadImageNetSAnnotations', 'decode_imagenets_mask',
+    'encode_imagenets_mask'
 ]

@@ -64,7 +64,7 @@ class DiffSynDataset(BaseSegDataset):
             return list(json.load(f)['classes'])
 
     def load_data_list(self) -> List[dict]:
-        from wsss_mm.generation.store import read_jsonl, sha256_file
+        from wsss_mm.generation.store import check_entry_files, read_jsonl
         path = osp.join(self.data_root, self.manifest)
         if not osp.isfile(path):
             raise FileNotFoundError(
@@ -74,24 +74,16 @@ class DiffSynDataset(BaseSegDataset):
         records, torn, bad = read_jsonl(path)
         data_list, skipped = [], []
         for rec in records:
-            files = rec.get('files', {})
-            if 'image' not in files or 'mask' not in files:
-                skipped.append((rec['id'], 'no image or mask'))
-                continue
-            paths = {r: osp.join(self.data_root, files[r])
-                     for r in ('image', 'mask')}
-            problem = None
-            for role, p in paths.items():
-                if not osp.isfile(p):
-                    problem = f'{role} missing'
-                elif self.verify and sha256_file(p) != rec.get(
-                        'sha256', {}).get(role):
-                    problem = f'{role} corrupt (sha256 mismatch)'
-                if problem:
-                    break
+            problem = check_entry_files(
+                self.data_root, rec,
+                verify='sha256' if self.verify else 'exists',
+                roles=('image', 'mask'))
             if problem:
                 skipped.append((rec['id'], problem))
                 continue
+            files = rec['files']
+            paths = {r: osp.join(self.data_root, files[r])
+                     for r in ('image', 'mask')}
             data_list.append(
                 dict(
                     img_path=paths['image'],

@@ -29,6 +29,7 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from wsss_mm.registry import DATASETS, GENERATORS
+from wsss_mm.utils.compat import shutdown_distributed
 from .prompts.base import (DEFAULT_IMAGE_TEMPLATE, compose_prompt,
                            shared_prompt_bank)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, run_generation,
@@ -133,7 +134,9 @@ class IAAProducer:
         """Prompt of repeat ``k``, try ``t``: the background prompts of the
         image's classes in turn, a new one for each repeat and try."""
         names = [self.class_names[c] for c in labels]
-        turn = k * 7919 + t  # a new background for every try
+        # a prime stride spreads the repeats k over the background list;
+        # each further try t moves to the next background
+        turn = k * 7919 + t
         cls = names[turn % len(names)]
         backgrounds = self.prompts[cls]
         return compose_prompt(names, backgrounds[turn % len(backgrounds)],
@@ -193,6 +196,7 @@ class IAAProducer:
                     prompt=prompt,
                     seed=seed,
                     condition=sample.condition,
+                    condition_notes=sample.notes,
                     label_score=score,
                     scores=(None if class_scores is None else
                             [round(float(s), 6) for s in class_scores]),
@@ -230,7 +234,7 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
 
     Returns:
         dict: The run summary of :func:`run_generation`, plus
-        ``early_stops``.
+        ``early_stops`` (tries stopped by the early check, all ranks).
     """
     work_dir = cfg.work_dir
     dataset = build_source_dataset(cfg.source)
@@ -265,9 +269,20 @@ def run_iaa(cfg: Config, launcher: str = 'none') -> dict:
         GenerationStore(work_dir),
         launcher=launcher,
         log_interval=float(cfg.get('log_interval', 10.)),
-        prefix='iaa')
-    summary['early_stops'] = producer.early_stops
+        prefix='iaa',
+        shutdown=False)
+    summary['early_stops'] = _sum_over_ranks(producer.early_stops)
+    shutdown_distributed()
     return summary
+
+
+def _sum_over_ranks(value: int) -> int:
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return int(value)
+    box = [None] * dist.get_world_size()
+    dist.all_gather_object(box, int(value))
+    return sum(box)
 
 
 def _plain(cfg) -> dict:

@@ -26,6 +26,12 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_dir(folder: str) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -71,6 +77,9 @@ def atomic_write(path: str,
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{osp.basename(path)}{TEMP_MARK}{os.getpid()}-', dir=folder)
     try:
+        # mkstemp makes the file 0600; give it the mode open() would
+        # (0666 minus the umask), so shared work dirs stay readable.
+        os.fchmod(fd, 0o666 & ~_current_umask())
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **({} if 'b' in mode else dict(
                 encoding=encoding))) as f:

@@ -219,7 +219,7 @@ class AttentionCaptureProcessor:
         return hidden_states / attn.rescale_output_factor
 
 
-def _layer_kind(name: str, module) -> Optional[str]:
+def _layer_kind(name: str) -> Optional[str]:
     """'cross' / 'self' for the attention layers of transformer blocks."""
     if name.endswith('attn2.processor'):
         return 'cross'
@@ -249,7 +249,7 @@ def capture_layer_names(unet,
     for name in unet.attn_processors:
         if not name.startswith(prefixes):
             continue
-        kind = _layer_kind(name, None)
+        kind = _layer_kind(name)
         if kind == 'cross' and store.cross:
             out[name] = kind
         elif kind == 'self' and store.needs_self:

@@ -19,9 +19,10 @@ The layout mirrors the real models where code may rely on it:
 * the tokenizer is a real byte-level BPE ``CLIPTokenizer`` with a small
   vocabulary in which common class names and prompt words are single
   tokens, the rest split into sub-word pieces, exactly as CLIP does;
-* ControlNets are built from the UNet's config (``ControlNetModel.from_unet``)
-  and their zero-initialised output convolutions get small random weights
-  so that the condition image actually changes the sample.
+* ControlNets are built from the UNet's config (``ControlNetModel.from_unet``);
+  their zero-initialised output convolutions get small random weights and
+  their condition embedding a variance-preserving initialisation, so that
+  the condition image actually changes the sample.
 
 Every folder is saved into a temporary sibling and renamed into place, so
 an interrupted run never leaves a half-written model folder behind.
@@ -130,17 +131,36 @@ def build_tiny_tokenizer(words: Iterable[str] = DEFAULT_WORDS,
         vocab=vocab, merges=merges, model_max_length=model_max_length)
 
 
-def _init_zero_convs(controlnet: torch.nn.Module, std: float,
-                     generator: torch.Generator) -> None:
-    """Give the zero-initialised ControlNet outputs small random weights."""
+def _init_controlnet(controlnet: torch.nn.Module, std: float,
+                     cond_gain: float, generator: torch.Generator) -> None:
+    """Make the condition image matter in a random ControlNet.
+
+    The zero-initialised output convolutions get small random weights, and
+    the condition embedding gets a variance-preserving (He) initialisation
+    without biases plus an output convolution of gain ``cond_gain``: with
+    PyTorch's default initialisation its seven convolutions shrink the
+    condition signal until the output is nearly the same for any image.
+    """
+    import math
+    emb = controlnet.controlnet_cond_embedding
     modules = list(controlnet.controlnet_down_blocks) + [
-        controlnet.controlnet_mid_block,
-        controlnet.controlnet_cond_embedding.conv_out
+        controlnet.controlnet_mid_block
     ]
     with torch.no_grad():
         for m in modules:
             m.weight.copy_(
                 torch.randn(m.weight.shape, generator=generator) * std)
+        for m in [emb.conv_in] + list(emb.blocks):
+            fan_in = m.weight[0].numel()
+            m.weight.copy_(
+                torch.randn(m.weight.shape, generator=generator) *
+                math.sqrt(2. / fan_in))
+            m.bias.zero_()
+        fan_in = emb.conv_out.weight[0].numel()
+        emb.conv_out.weight.copy_(
+            torch.randn(emb.conv_out.weight.shape, generator=generator) *
+            cond_gain / math.sqrt(fan_in))
+        emb.conv_out.bias.zero_()
 
 
 def _save_folder(out: str, save_fn) -> str:
@@ -243,8 +263,13 @@ def build_tiny_sd_components(seed: int = 0,
         scheduler=scheduler)
 
 
-def build_tiny_controlnet(unet, seed: int = 0, zero_conv_std: float = 0.2):
-    """A random ControlNet matching ``unet`` (condition downsampled by 8)."""
+def build_tiny_controlnet(unet,
+                          seed: int = 0,
+                          zero_conv_std: float = 0.2,
+                          cond_gain: float = 8.0):
+    """A random ControlNet matching ``unet`` (condition downsampled by 8)
+    whose output depends on the condition image (see
+    :func:`_init_controlnet`)."""
     from diffusers import ControlNetModel
 
     torch.manual_seed(seed)
@@ -253,7 +278,7 @@ def build_tiny_controlnet(unet, seed: int = 0, zero_conv_std: float = 0.2):
         conditioning_embedding_out_channels=(8, 8, 16, 16),
         load_weights_from_unet=False)
     gen = torch.Generator().manual_seed(seed + 1)
-    _init_zero_convs(controlnet, zero_conv_std, gen)
+    _init_controlnet(controlnet, zero_conv_std, cond_gain, gen)
     return controlnet.eval()
 
 
