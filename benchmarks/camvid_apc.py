@@ -5,9 +5,9 @@ Usage (repo root, venv active)::
     python benchmarks/camvid_apc.py --data-root ../shared/data/camvid \
         [--iters 2500] [--out work_dirs/bench_camvid]
 
-Protocol (DESIGN.md): each 480x360 CamVid image is cut into 4x3 tiles of
-120x120; a tile's image labels are the classes covering >= 1% of its
-labelled pixels. Both models train on the train tiles with image-level
+Protocol (docs/evaluation.md): each 480x360 CamVid image is cut into 4x3
+tiles of 120x120; a tile's image labels are the classes covering >= 1% of
+its labelled pixels. Both models train on the train tiles with image-level
 labels only, for the same number of iterations, from random initialisation
 (no pretrained weights exist offline). Reported:
 

@@ -39,6 +39,10 @@ fi
 python -m pip install -q -r "$REQ" -r "$ROOT/requirements/tests.txt"
 # --no-deps: setup.py's ranges must never pull in another torch.
 python -m pip install -q --no-deps -e "$ROOT"
+# Editable installs leave out the import hook's .pth that wheels of
+# setup.py carry (import order, mmseg:: bases; docs/architecture.md).
+cp "$ROOT/wsss_mm-import-hook.pth" \
+    "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
 python -m wsss_mm.utils.collect_env | grep -E \
     '^(PyTorch|wsss_mm|mmengine|mmcv|mmsegmentation|mmpretrain|pydensecrf2):' \
     || true

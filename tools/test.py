@@ -2,23 +2,31 @@
 
 Same arguments as mmseg's ``tools/test.py``: ``--work-dir``, ``--out``,
 ``--show``, ``--show-dir`` (painted predictions), ``--tta``,
-``--cfg-options``, ``--launcher``.
+``--cfg-options``, ``--launcher``. Every run writes
+``result_test.json`` (metrics, per-class IoU and the protocol, see
+docs/evaluation.md) into its log folder.
+
+``--crf`` refines the predictions with a dense CRF (the config's
+``crf_cfg``, the method's published parameters; ``--crf-preset`` or
+``--cfg-options crf_cfg.bi_w=..`` override) in ``--workers`` processes,
+with or without ``--tta``, through
+:func:`wsss_mm.apis.generate_pseudo_labels`: masks and
+``result_test.json`` / ``result_test_crf.json`` (without and with CRF) go
+to ``WORK_DIR/crf/``.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config
 
-from mmengine.config import Config  # noqa: E402
-
-import wsss_mm  # noqa: E402,F401  (installs compat shims first)
-from wsss_mm.utils import register_all_modules  # noqa: E402
-from wsss_mm.utils.cli import add_launch_args  # noqa: E402
-from wsss_mm.utils.cli import (add_unsafe_load_arg, apply_unsafe_load,
-                               build_runner, export_local_rank, load_config,
-                               run_tool)
-from wsss_mm.utils.compat import shutdown_distributed  # noqa: E402
+from wsss_mm.apis import generate_pseudo_labels
+from wsss_mm.evaluation.protocol import tta_protocol
+from wsss_mm.models.utils.crf import CRF_PRESETS
+from wsss_mm.utils import register_all_modules
+from wsss_mm.utils.cli import (add_launch_args, add_unsafe_load_arg,
+                               apply_unsafe_load, build_runner,
+                               export_local_rank, load_config, run_tool)
+from wsss_mm.utils.compat import shutdown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +50,20 @@ def parse_args() -> argparse.Namespace:
         '--wait-time', type=float, default=2, help='interval of --show (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--crf', action='store_true',
+        help='dense CRF on the predictions (crf_cfg of the config)')
+    parser.add_argument(
+        '--crf-preset', choices=sorted(CRF_PRESETS),
+        help="published CRF parameters instead of the config's crf_cfg")
+    parser.add_argument(
+        '--workers', type=int, default=2,
+        help='CRF processes per rank with --crf (0: in this process)')
+    parser.add_argument(
+        '--image-labels', choices=['none', 'predicted', 'gt'],
+        default='none',
+        help='with --crf: restrict predictions to these image labels '
+        '(gt is an oracle and is labelled so)')
     add_launch_args(parser)
     add_unsafe_load_arg(parser)
     args = parser.parse_args()
@@ -77,6 +99,16 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    if args.crf_preset:
+        cfg.crf_cfg = dict(CRF_PRESETS[args.crf_preset])
+
+    if args.crf:
+        generate_pseudo_labels(
+            cfg, args.checkpoint, osp.join(cfg.work_dir, 'crf'),
+            split='test', image_labels=args.image_labels, crf=True,
+            workers=args.workers, tta=args.tta, show_dir=args.show_dir,
+            launcher=args.launcher, config_path=args.config)
+        return
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -86,11 +118,13 @@ def main() -> None:
             dict(type='WSSSReportHook', out_dir=args.show_dir)
         ]
 
+    tta = None
     if args.tta:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             raise KeyError(
                 f'--tta needs `tta_pipeline` and `tta_model` in {args.config}'
                 ': include one of configs/_base_/tta/*.py in its _base_')
+        tta = tta_protocol(cfg.tta_pipeline)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -99,6 +133,11 @@ def main() -> None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') != 'EvaluationResultHook']
+    cfg.custom_hooks = hooks + [
+        dict(type='EvaluationResultHook', split='test', tta=tta)
+    ]
     runner = build_runner(cfg)
     runner.test()
     # On success only: the barrier inside would wait forever for a rank

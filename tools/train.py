@@ -5,20 +5,14 @@ Same arguments as mmseg's ``tools/train.py``; distributed runs go through
 """
 import argparse
 import logging
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.logging import print_log
 
-from mmengine.logging import print_log  # noqa: E402
-
-import wsss_mm  # noqa: E402,F401  (installs compat shims first)
-from wsss_mm.utils import register_all_modules  # noqa: E402
-from wsss_mm.utils.cli import add_launch_args  # noqa: E402
-from wsss_mm.utils.cli import (add_unsafe_load_arg, apply_unsafe_load,
-                               build_runner, export_local_rank, load_config,
-                               run_tool)
-from wsss_mm.utils.compat import shutdown_distributed  # noqa: E402
+from wsss_mm.utils import register_all_modules
+from wsss_mm.utils.cli import (add_launch_args, add_unsafe_load_arg,
+                               apply_unsafe_load, build_runner,
+                               export_local_rank, load_config, run_tool)
+from wsss_mm.utils.compat import shutdown_distributed
 
 
 def parse_args() -> argparse.Namespace:

@@ -18,3 +18,7 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# Every test run writes result_test.json (metrics + protocol) into its log
+# folder (docs/evaluation.md); configs that set custom_hooks keep it by
+# listing it too.
+custom_hooks = [dict(type='EvaluationResultHook')]

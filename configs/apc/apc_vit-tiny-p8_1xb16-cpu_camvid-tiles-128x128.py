@@ -1,4 +1,4 @@
-# CPU-sized APC on CamVid tiles (development benchmark, DESIGN.md protocol):
+# CPU-sized APC on CamVid tiles (development benchmark, docs/evaluation.md):
 # a small randomly initialised ViT (patch 8), adaptive-K pooling, PCL and
 # the single-stage decoder, trained on train tiles with image-level labels
 # only. benchmarks/camvid_apc.py trains it and the GMP baseline for the same

@@ -21,7 +21,9 @@ metainfo = dict(
     palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]])
 
 norm_cfg = dict(type='BN', requires_grad=True)
+# `_scope_`: mmseg:: bases build in mmseg's scope; ours reaches both.
 model = dict(
+    _scope_='wsss_mm',
     data_preprocessor=dict(
         mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
         size=crop_size),

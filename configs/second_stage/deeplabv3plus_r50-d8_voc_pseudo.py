@@ -30,7 +30,10 @@ backbone_checkpoint = 'checkpoints/resnet50_v1c-2cccc1ad.pth'
 crop_size = (512, 512)
 num_classes = 21
 
+# `_scope_`: mmseg:: bases build in mmseg's scope; ours reaches both (and
+# children may use wsss_mm parts, e.g. a robust loss or dataset).
 model = dict(
+    _scope_='wsss_mm',
     data_preprocessor=dict(size=crop_size),
     pretrained=None,  # mmseg's base would download open-mmlab://...
     backbone=dict(
@@ -41,6 +44,7 @@ model = dict(
 # The pseudo masks are the annotations; train_aug instead of train.
 train_dataloader = dict(
     dataset=dict(
+        _scope_='wsss_mm',
         data_prefix=dict(seg_map_path=pseudo_mask_dir),
         ann_file='ImageSets/Segmentation/train_aug.txt'))
 val_evaluator = dict(

@@ -1,5 +1,5 @@
-"""tools/make_pseudo_labels.py on the 3 real VOC images (subprocess)."""
-import importlib.util
+"""Pseudo masks: wsss_mm.apis.generate_pseudo_labels and its command line
+tools/make_pseudo_labels.py (on the 3 real VOC images, as a subprocess)."""
 import json
 import os
 import os.path as osp
@@ -7,12 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from PIL import Image
 
-from wsss_mm.datasets import VOC_PALETTE
-from wsss_mm.registry import MODELS
+from wsss_mm.apis import generate_pseudo_labels, inference_model, init_model
+from wsss_mm.apis.pseudo_labels import split_pipeline
+from wsss_mm.datasets import VOC_PALETTE, read_index_mask
+from wsss_mm.datasets.transforms import LoadWSSSImageFromFile
+from wsss_mm.registry import MODELS, TRANSFORMS
 
 TOOL = 'tools/make_pseudo_labels.py'
 # image-level labels of ../shared/data/voc_samples (see its README)
@@ -23,19 +27,15 @@ LABELS = {
 }
 
 
-def _tool_module(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'make_pseudo_labels', osp.join(repo_root, TOOL))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@TRANSFORMS.register_module()
+class _PluginImageLoader(LoadWSSSImageFromFile):
+    """A plugin's own loader: must be kept as the image loader."""
 
 
 def test_split_pipeline(repo_root):
-    tool = _tool_module(repo_root)
     tta = Config.fromfile(
         osp.join(repo_root, 'configs/_base_/tta/toco_ms_flip.py'))
-    load, rest = tool.split_pipeline(list(tta.tta_pipeline), with_gt=True)
+    load, rest = split_pipeline(list(tta.tta_pipeline), with_gt=True)
     assert [t['type'] for t in load] == [
         'LoadWSSSImageFromFile', 'LoadWSSSAnnotations', 'LoadImageLevelLabels'
     ]
@@ -46,10 +46,35 @@ def test_split_pipeline(repo_root):
     tiles = [dict(type='LoadWSSSImageFromFile'), dict(type='CropTile'),
              dict(type='Resize', scale=(8, 8)),
              dict(type='LoadAnnotations'), dict(type='PackWSSSInputs')]
-    load, rest = tool.split_pipeline(tiles, with_gt=False)
+    load, rest = split_pipeline(tiles, with_gt=False)
     assert [t['type'] for t in load] == [
         'LoadWSSSImageFromFile', 'CropTile', 'LoadImageLevelLabels']
     assert [t['type'] for t in rest] == ['Resize', 'PackWSSSInputs']
+    plugin = [dict(type='_PluginImageLoader'), dict(type='Resize',
+                                                    scale=(8, 8)),
+              dict(type='PackWSSSInputs')]
+    load, rest = split_pipeline(plugin, with_gt=False)
+    assert load[0]['type'] == '_PluginImageLoader'
+    assert [t['type'] for t in rest] == ['Resize', 'PackWSSSInputs']
+    with pytest.raises(ValueError, match='no image loader'):
+        split_pipeline(plugin[1:], with_gt=False)
+
+
+def _independent_ious(mask_dir, gt_dir, names, num_classes):
+    """Per-class IoU (percent, None when absent) counted with numpy."""
+    inter = np.zeros(num_classes)
+    union = np.zeros(num_classes)
+    for name in names:
+        pred = np.array(Image.open(osp.join(mask_dir, name + '.png')))
+        gt = read_index_mask(osp.join(gt_dir, name + '.png'))
+        valid = gt != 255
+        for c in range(num_classes):
+            p, g = (pred == c) & valid, (gt == c) & valid
+            inter[c] += (p & g).sum()
+            union[c] += (p | g).sum()
+    ious = [None if u == 0 else 100 * i / u for i, u in zip(inter, union)]
+    present = [x for x in ious if x is not None]
+    return ious, sum(present) / len(present)
 
 
 CONFIG = """
@@ -112,14 +137,31 @@ def test_make_pseudo_labels_voc_samples(shared_data, repo_root, tmp_path):
             assert values <= labels | {0}, (sub, name, values)
             assert img.size == Image.open(
                 osp.join(voc_root, 'JPEGImages', name + '.jpg')).size
-    with open(osp.join(out_dir, 'metrics_train.json')) as f:
-        metrics = json.load(f)
-    assert metrics['num_images'] == 3 and metrics['crf']['bi_xy_std'] == 67
+    metrics = {}
+    for key, stem in (('pseudo', 'result_train'),
+                      ('pseudo_crf', 'result_train_crf')):
+        with open(osp.join(out_dir, stem + '.json')) as f:
+            metrics[key] = json.load(f)
+    crf = metrics['pseudo_crf']['protocol']['crf']
+    assert crf['bi_xy_std'] == 67 and metrics['pseudo']['protocol'][
+        'crf'] is None
+    classes = list(metrics['pseudo']['metrics']['per_class'])
     for key in ('pseudo', 'pseudo_crf'):
-        assert 0 <= metrics[key]['mIoU'] <= 100
-        assert len(metrics[key]['per_class']) == 21
-        # classes absent from the 3 images and never predicted
-        assert metrics[key]['per_class']['aeroplane']['IoU'] is None
+        protocol = metrics[key]['protocol']
+        assert protocol['num_images'] == 3 and protocol['split'] == 'train'
+        assert protocol['image_labels'] == 'gt' and not protocol['oracle']
+        assert protocol['prediction_source'] == 'patch_classifier'
+        ious, miou = _independent_ious(
+            osp.join(out_dir, key), osp.join(voc_root, 'SegmentationClass'),
+            sorted(LABELS), 21)
+        got = metrics[key]['metrics']
+        assert got['mIoU'] == pytest.approx(miou, abs=0.006)
+        for name, iou in zip(classes, ious):
+            if iou is None:  # absent from the 3 images and never predicted
+                assert got['per_class'][name]['IoU'] is None
+            else:
+                assert got['per_class'][name]['IoU'] == pytest.approx(
+                    iou, abs=0.006)
     for name in ('iou_per_class.png', 'confusion_pseudo.png',
                  'confusion_pseudo_crf.png', 'panels/2011_000003.png'):
         assert osp.getsize(osp.join(show_dir, name)) > 10_000
@@ -132,10 +174,10 @@ def test_make_pseudo_labels_voc_samples(shared_data, repo_root, tmp_path):
     assert '3/3 (100.0%), skipped 2' in log
     assert os.stat(kept).st_mtime_ns == mtime
     assert osp.isfile(osp.join(out_dir, 'pseudo_crf', '2011_000025.png'))
-    with open(osp.join(out_dir, 'metrics_train.json')) as f:
-        again = json.load(f)
-    assert again['pseudo'] == metrics['pseudo']
-    assert again['pseudo_crf'] == metrics['pseudo_crf']
+    for key, stem in (('pseudo', 'result_train'),
+                      ('pseudo_crf', 'result_train_crf')):
+        with open(osp.join(out_dir, stem + '.json')) as f:
+            assert json.load(f)['metrics'] == metrics[key]['metrics']
 
 
 def test_sharded_over_two_ranks_matches_one_process(shared_data, repo_root,
@@ -174,8 +216,73 @@ def test_sharded_over_two_ranks_matches_one_process(shared_data, repo_root,
         a = np.array(Image.open(osp.join(single, 'pseudo', name + '.png')))
         b = np.array(Image.open(osp.join(sharded, 'pseudo', name + '.png')))
         assert np.array_equal(a, b)
-    with open(osp.join(single, 'metrics_train.json')) as f:
+    with open(osp.join(single, 'result_train.json')) as f:
         one = json.load(f)
-    with open(osp.join(sharded, 'metrics_train.json')) as f:
+    with open(osp.join(sharded, 'result_train.json')) as f:
         two = json.load(f)
-    assert one['pseudo'] == two['pseudo']
+    assert one['metrics'] == two['metrics']
+
+
+def _demo_checkpoint(tmp_path, repo_root, demo_root):
+    cfg = Config.fromfile(osp.join(repo_root, 'configs/demo/wsss_demo_cpu.py'))
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.data_root = demo_root
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    ckpt = str(tmp_path / 'demo.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {'iter': 7}},
+               ckpt)
+    return cfg, ckpt
+
+
+def test_no_image_labels_equal_mmseg_inference(repo_root, demo_root,
+                                               tmp_path):
+    cfg, ckpt = _demo_checkpoint(tmp_path, repo_root, demo_root)
+    out = str(tmp_path / 'none')
+    res = generate_pseudo_labels(cfg, ckpt, out, split='val',
+                                 image_labels='none', log_interval=0)
+    protocol = res['pseudo']['protocol']
+    assert protocol['image_labels'] == 'none' and not protocol['oracle']
+    assert protocol['prediction_source'] == 'decoder'
+    assert protocol['iteration'] == 7 and len(
+        protocol['checkpoint_sha256']) == 64
+    # unrestricted masks are the model's own argmax (mmseg's inference API)
+    model = init_model(cfg, ckpt, device='cpu')
+    names = open(osp.join(demo_root, 'ImageSets/Segmentation/val.txt')
+                 ).read().split()
+    for name in names[:3]:
+        pred = inference_model(
+            model, osp.join(demo_root, 'JPEGImages', name + '.jpg'))
+        mask = np.array(Image.open(osp.join(out, 'pseudo', name + '.png')))
+        assert np.array_equal(mask, pred.pred_sem_seg.data[0].numpy())
+    _, miou = _independent_ious(
+        osp.join(out, 'pseudo'), osp.join(demo_root, 'SegmentationClass'),
+        names, 4)
+    assert res['pseudo']['metrics']['mIoU'] == pytest.approx(miou, abs=0.006)
+
+
+def test_val_split_predicted_by_default_gt_is_an_oracle(
+        repo_root, demo_root, tmp_path, capsys):
+    cfg, ckpt = _demo_checkpoint(tmp_path, repo_root, demo_root)
+    # every class predicted present: the restriction keeps them all
+    cfg.model.cls_thr = -1.0
+    pred = generate_pseudo_labels(cfg, ckpt, str(tmp_path / 'pred'),
+                                  split='val', log_interval=0)
+    none = generate_pseudo_labels(cfg, ckpt, str(tmp_path / 'none'),
+                                  split='val', image_labels='none',
+                                  log_interval=0)
+    assert pred['pseudo']['protocol']['image_labels'] == 'predicted'
+    assert pred['pseudo']['metrics'] == none['pseudo']['metrics']
+    oracle = generate_pseudo_labels(cfg, ckpt, str(tmp_path / 'oracle'),
+                                    split='val', image_labels='gt',
+                                    log_interval=0)
+    assert oracle['pseudo']['protocol']['oracle'] is True
+    assert 'ORACLE' in capsys.readouterr().out
+    names = open(osp.join(demo_root, 'ImageSets/Segmentation/val.txt')
+                 ).read().split()
+    for name in names:  # restricted to each image's true classes
+        gt = read_index_mask(
+            osp.join(demo_root, 'SegmentationClass', name + '.png'))
+        mask = np.array(Image.open(
+            osp.join(tmp_path, 'oracle', 'pseudo', name + '.png')))
+        assert set(np.unique(mask)) <= set(np.unique(gt)) | {0}

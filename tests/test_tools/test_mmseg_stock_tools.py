@@ -19,6 +19,7 @@ import torch
 from wsss_test_utils import REPO_ROOT
 
 from wsss_mm.datasets import read_index_mask
+from wsss_mm.utils.checkpoint import load_checkpoint_file
 
 STOCK_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'demo', 'wsss_demo_cpu.py')
@@ -78,8 +79,8 @@ def _independent_miou(model, root: str) -> float:
 def test_stock_train_writes_our_checkpoint(stock_trained):
     work, ckpt = stock_trained
     assert osp.isfile(ckpt)
-    assert osp.isfile(ckpt + '.wsss_mm.json')  # saved by WSSSRunner
-    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    # saved by WSSSRunner: loads weights-only
+    state = load_checkpoint_file(ckpt)
     assert state['meta']['iter'] == ITERS
     assert state['meta']['dataset_meta']['classes'][1] == 'circle'
     keys = state['state_dict'].keys()
@@ -98,9 +99,16 @@ def test_stock_test_metric_matches_independent_count(stock_trained,
     _run_stock('test.py', [DEMO_CFG, ckpt, '--work-dir', work,
                            '--cfg-options'] + _tiny_options(demo_root),
                cwd=str(tmp_path))
-    result = glob.glob(osp.join(work, '*', '*.json'))
+    result = [f for f in glob.glob(osp.join(work, '*', '*.json'))
+              if not f.endswith('result_test.json')]
     assert len(result) == 1
     miou = json.load(open(result[0]))['mIoU']
+    # EvaluationResultHook (default_runtime.py) ran in mmseg's plain Runner
+    ours = json.load(open(glob.glob(osp.join(work, '*',
+                                             'result_test.json'))[0]))
+    assert ours['metrics']['mIoU'] == pytest.approx(miou, abs=0.006)
+    assert ours['protocol']['iteration'] == ITERS
+    assert ours['protocol']['checkpoint'] == ckpt
 
     # mmseg's own inference API on the same checkpoint
     from mmseg.apis import init_model

@@ -132,6 +132,8 @@ def test_second_stage_configs_inherit_mmseg_bases():
     assert tiny.model.backbone.depth == 18
     assert tiny.model.backbone.norm_cfg.type == 'BN'
     assert tiny.model.auxiliary_head is None
+    # built in our scope (mmseg's parts stay reachable), not mmseg's
+    assert voc.model._scope_ == tiny.model._scope_ == 'wsss_mm'
     model = MODELS.build(tiny.model)
     assert model.decode_head.num_classes == 4
     assert model.backbone.stem[0].out_channels == 8  # stem_channels // 2

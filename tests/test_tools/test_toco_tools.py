@@ -95,7 +95,8 @@ def test_toco_train_test_and_pseudo_labels(demo_root, repo_root, tmp_path):
         # CAM masks only use the image's own classes (and background)
         assert set(np.unique(pseudo).tolist()) <= set(
             np.unique(gt).tolist()) | {0}
-    with open(osp.join(out_dir, 'metrics_train.json')) as f:
-        metrics = json.load(f)
-    assert metrics['infer_from'] == 'classifier'
-    assert len(metrics['pseudo']['per_class']) == 4
+    with open(osp.join(out_dir, 'result_train.json')) as f:
+        result = json.load(f)
+    assert result['protocol']['prediction_source'] == 'cam'
+    assert result['protocol']['image_labels'] == 'gt'
+    assert len(result['metrics']['per_class']) == 4

@@ -180,16 +180,19 @@ def test_installed_path_without_pkg_resources():
         compat.get_installed_path('no_such_package_wsss_mm')
 
 
-def test_stock_checkpoint_loader_reads_trusted_runner_checkpoints(tmp_path):
+def test_stock_checkpoint_loader_reads_runner_checkpoints(tmp_path):
     # mmengine's own load path (mmseg's stock tools/test.py, mmseg.apis)
     from mmengine.runner.checkpoint import CheckpointLoader
-    path = str(tmp_path / 'ckpt.pth')
+
+    from wsss_mm.utils.checkpoint import save_checkpoint_file
     buf = HistoryBuffer([1.0, 2.0], [1, 1])
-    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': buf},
-               path)
-    with pytest.raises(RuntimeError, match='trust'):
-        CheckpointLoader.load_checkpoint(path)
-    compat.write_trust_record(path)
-    ckpt = CheckpointLoader.load_checkpoint(path)
-    assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
-    assert ckpt['message_hub'].mean() == 1.5
+    ckpt = {'state_dict': {'w': torch.ones(2)}, 'message_hub': buf}
+    pickled = str(tmp_path / 'pickled.pth')
+    torch.save(ckpt, pickled)  # as mmengine's own Runner writes it
+    with pytest.raises(RuntimeError, match='pickled.pth: refused'):
+        CheckpointLoader.load_checkpoint(pickled)
+    encoded = str(tmp_path / 'encoded.pth')
+    save_checkpoint_file(ckpt, encoded)  # as WSSSRunner writes it
+    loaded = CheckpointLoader.load_checkpoint(encoded)
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+    assert loaded['message_hub'].mean() == 1.5

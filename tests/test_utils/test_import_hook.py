@@ -69,3 +69,6 @@ def test_setup_ships_the_pth_and_the_hook_module():
     assert "py_modules=['wsss_mm_import_hook']" in setup_py
     assert open(PTH).read().strip() == (
         'import wsss_mm_import_hook; wsss_mm_import_hook.install()')
+    # editable installs do not carry it: the setup script copies it
+    setup_env = open(osp.join(REPO_ROOT, 'tools', 'setup_env.sh')).read()
+    assert 'cp "$ROOT/wsss_mm-import-hook.pth"' in setup_env

@@ -21,11 +21,12 @@ import torch
 from mmcv.transforms import LoadImageFromFile
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.runner import load_checkpoint
 from mmseg.apis import MMSegInferencer
 from mmseg.apis import inference_model as mmseg_inference_model
 from mmseg.apis import init_model as mmseg_init_model
 
-from wsss_mm.registry import INFERENCERS, TRANSFORMS
+from wsss_mm.registry import DATASETS, INFERENCERS, TRANSFORMS
 from wsss_mm.utils.setup_env import register_all_modules
 
 ImageType = Union[str, np.ndarray]
@@ -62,9 +63,29 @@ def init_model(config: Union[str, Path, Config],
         raise FileNotFoundError(
             f'checkpoint file not found: {checkpoint} (train one with '
             'tools/train.py CONFIG; checkpoints are saved in its work dir)')
-    return mmseg_init_model(
-        config, checkpoint, device=device or default_device(),
+    model = mmseg_init_model(
+        config, None, device=device or default_device(),
         cfg_options=cfg_options)
+    if checkpoint is not None:
+        # mmengine's loader, weights only (wsss_mm.utils.checkpoint);
+        # plain state dicts without 'meta' load too, unlike mmseg's.
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+        if meta.get('dataset_meta'):
+            model.dataset_meta = meta['dataset_meta']
+    if not getattr(model, 'dataset_meta', None) or \
+            'classes' not in model.dataset_meta:
+        model.dataset_meta = _dataset_meta_of(model.cfg)
+    return model
+
+
+def _dataset_meta_of(cfg: Config) -> dict:
+    """Class names and palette of the config's test dataset class."""
+    ds = cfg.get('test_dataloader', {}).get('dataset', {})
+    cls = DATASETS.get(ds.get('type')) if ds.get('type') else None
+    meta = dict(getattr(cls, 'METAINFO', {}) or {})
+    meta.update(ds.get('metainfo') or {})
+    return meta
 
 
 def inference_model(model: torch.nn.Module, img: Union[ImageType, list]):

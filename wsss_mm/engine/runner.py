@@ -96,7 +96,9 @@ class WSSSRunner(Runner):
                                             interval=1))
         if isinstance(ckpt, dict) and ckpt.get('type') in (
                 'CheckpointHook', 'mmengine.CheckpointHook'):
-            hooks['checkpoint'] = dict(ckpt, type='WSSSCheckpointHook')
+            # our scope also where a base set another (mmseg:: schedules)
+            hooks['checkpoint'] = dict(
+                ckpt, type='WSSSCheckpointHook', _scope_='wsss_mm')
         super().register_default_hooks(hooks)
 
     @master_only

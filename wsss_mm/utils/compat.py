@@ -218,15 +218,14 @@ def install_checkpoint_loader() -> bool:
     :func:`load_checkpoint_file`.
 
     Upstream problem: mmengine 0.10.7 ``load_from_local`` calls
-    ``torch.load`` without ``weights_only``, which torch >= 2.6 reads as
-    ``weights_only=True``, and the checkpoints mmengine's Runner saves
-    (``HistoryBuffer`` and numpy objects in ``message_hub``) then fail to
-    load. Our own runner overrides ``load_checkpoint``, but mmseg's stock
+    ``torch.load`` without ``weights_only`` (torch >= 2.6: weights only)
+    and knows nothing of the encoded message hub our runner writes. Our own
+    runner overrides ``load_checkpoint``, but mmseg's stock
     ``tools/test.py`` builds a plain ``Runner`` and ``mmseg.apis.init_model``
     calls mmengine's ``load_checkpoint``: both reach the checkpoint through
     ``CheckpointLoader``'s scheme for local paths (prefix ``''``), replaced
-    here. Trusted files (a matching trust record) load fully, every other
-    file with ``weights_only=True``, as before.
+    here, so they get the same weights-only loading, decoding and one-line
+    errors naming the file.
 
     Returns:
         bool: True if this call installed the loader.

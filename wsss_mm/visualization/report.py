@@ -13,6 +13,8 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from wsss_mm.utils.fileio import save_atomic
+
 IGNORE_COLOUR = (255, 255, 255)
 IGNORE_INDEX = 255
 
@@ -21,10 +23,10 @@ def _save(fig: Figure, path: str, dpi: int = 100) -> str:
     d = osp.dirname(osp.abspath(path))
     os.makedirs(d, exist_ok=True)
     FigureCanvasAgg(fig)
-    # write then rename: a report is never half-written
-    tmp = f'{path}.tmp{os.getpid()}.png'
-    fig.savefig(tmp, dpi=dpi, bbox_inches='tight', pad_inches=0.1)
-    os.replace(tmp, path)
+    # a report is never half-written
+    save_atomic(
+        path, lambda f: fig.savefig(
+            f, format='png', dpi=dpi, bbox_inches='tight', pad_inches=0.1))
     return path
 
 

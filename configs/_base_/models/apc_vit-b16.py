@@ -57,3 +57,8 @@ model = dict(
     infer_from='decoder',
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+# Dense CRF of `tools/test.py --crf` and `make_pseudo_labels.py --crf`: APC
+# follows ViT-PCM's published post-processing (wsss_mm/models/utils/crf.py
+# APC_CRF); override with --crf-preset or --cfg-options crf_cfg.bi_w=...
+crf_cfg = dict(
+    n_iters=10, pos_xy_std=1, pos_w=3, bi_xy_std=67, bi_rgb_std=3, bi_w=4)

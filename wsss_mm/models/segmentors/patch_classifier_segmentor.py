@@ -249,6 +249,13 @@ class PatchClassifierSegmentor(BaseSegmentor):
             probs, size=inputs.shape[-2:], mode='bilinear',
             align_corners=False)
 
+    def predict_image_labels(self, inputs: Tensor) -> Tensor:
+        """Image-level labels the classifier predicts: ``[B, C]`` multi-hot,
+        classes whose pooled score exceeds ``cls_thr``."""
+        feats = self.extract_feat(inputs)
+        probs = self.cls_head(self.classifier_feat(feats))
+        return (self.cls_head.pool(probs) > self.cls_thr).long()
+
     def _labels_for_inference(
             self, data_samples: OptSampleList) -> Optional[Tensor]:
         if (not self.use_gt_image_labels or not data_samples

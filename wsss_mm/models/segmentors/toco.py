@@ -102,6 +102,9 @@ class ToCo(BaseSegmentor):
         ignore_index (int): Label of uncertain pixels. Defaults to 255.
         data_preprocessor, train_cfg, test_cfg, init_cfg: As mmseg's.
     """
+    # result files: infer_from='classifier' predicts from CAMs
+    classifier_source = 'cam'
+
 
     def __init__(self,
                  backbone: ConfigType,
@@ -123,9 +126,16 @@ class ToCo(BaseSegmentor):
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pretrained is not None:  # mmseg.apis.init_model sets None
+            raise ValueError(
+                f'pretrained={pretrained!r} is not used by '
+                f'{type(self).__name__}: set the weights in the backbone, '
+                "e.g. backbone=dict(init_cfg=dict(type='Pretrained', "
+                'checkpoint=FILE))')
         if infer_from not in ('decoder', 'classifier'):
             raise ValueError("infer_from must be 'decoder' or 'classifier' "
                              f'(CAMs), got {infer_from!r}')

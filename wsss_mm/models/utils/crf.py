@@ -8,7 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-# Published post-processing parameters (reference code, see DESIGN.md).
+# Published post-processing parameters (the methods' reference code); the
+# method configs carry them as `crf_cfg` (docs/evaluation.md).
 VITPCM_CRF = dict(
     n_iters=10, pos_xy_std=1, pos_w=3, bi_xy_std=67, bi_rgb_std=3, bi_w=4)
 # ToCo, also used by FSR.
