@@ -116,8 +116,11 @@ def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
                             0.75 + 0.25 * 2**-0.5]
 
 
-def _run(cmd, timeout=600):
+def _run(cmd, timeout=600, pythonpath=()):
     env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
+    if pythonpath:
+        env['PYTHONPATH'] = os.pathsep.join(
+            list(pythonpath) + [REPO_ROOT, env.get('PYTHONPATH', '')])
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
@@ -159,49 +162,6 @@ default_hooks = dict(logger=dict(interval=1),
     return path
 
 
-def test_train_test_and_pseudo_labels_tools(demo_root, tmp_path):
-    cfg = _write_cfg(str(tmp_path / 'fsr_tiny.py'), demo_root)
-    work = str(tmp_path / 'work')
-    out = _run([sys.executable, 'tools/train.py', cfg, '--work-dir', work])
-    ckpt = osp.join(work, 'iter_2.pth')
-    assert osp.isfile(ckpt)
-    scalars = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
-    with open(scalars[0]) as f:
-        rows = [json.loads(line) for line in f]
-    train = [r for r in rows if 'loss' in r]
-    assert [r['iter'] for r in train] == [1, 2]
-    for r in train:
-        assert r['loss_fsr_cls'] > 0 and r['loss_fsr_patch'] > 0
-        assert np.isfinite(r['loss'])
-    # seg_start_iter=0: the decoder learns from the second iteration on
-    assert train[0]['decode.loss_bce'] == 0 < train[1]['decode.loss_bce']
-    assert any('mIoU' in r for r in rows)  # validation at iteration 2
-    state = torch.load(ckpt, map_location='cpu', weights_only=False)
-    assert 'teacher.module.projector.last_weight' in state['state_dict']
-
-    show = str(tmp_path / 'show')
-    out = _run([sys.executable, 'tools/test.py', cfg, ckpt, '--tta',
-                '--show-dir', show, '--work-dir', str(tmp_path / 'test')])
-    miou = float(re.search(r'mIoU: ([0-9.]+)', out).group(1))
-    assert 0.0 <= miou <= 100.0
-    assert osp.getsize(osp.join(show, 'iou_per_class.png')) > 1000
-
-    pseudo = str(tmp_path / 'pseudo')
-    _run([sys.executable, 'tools/make_pseudo_labels.py', cfg, ckpt, '--out',
-          pseudo, '--infer-from', 'classifier', '--workers', '0',
-          '--log-interval', '0'])
-    with open(osp.join(demo_root, 'image_labels.json')) as f:
-        labels = json.load(f)
-    names = sorted(os.listdir(osp.join(pseudo, 'pseudo')))
-    assert len(names) == 16
-    for name in names:
-        mask = np.array(Image.open(osp.join(pseudo, 'pseudo', name)))
-        allowed = set(labels[name[:-4]]) | {0}
-        assert set(np.unique(mask).tolist()) <= allowed, name
-    with open(osp.join(pseudo, 'metrics_train.json')) as f:
-        assert json.load(f)['num_images'] == 16
-
-
 HOOK = """
 import torch
 from mmengine.hooks import Hook
@@ -227,7 +187,12 @@ class DumpTeacherHook(Hook):
 """
 
 
-def test_two_processes_hold_identical_teachers(demo_root, tmp_path):
+def test_two_processes_train_then_test_and_pseudo_labels(demo_root,
+                                                         tmp_path):
+    """tools/dist_train.sh with 2 processes (tools/train.py under torchrun,
+    gloo): both ranks end with identical teachers and centres; then
+    tools/test.py (--tta, --show-dir) and tools/make_pseudo_labels.py on
+    the checkpoint."""
     (tmp_path / 'dump_teacher_hook.py').write_text(HOOK)
     dump = str(tmp_path / 'dump')
     os.makedirs(dump)
@@ -238,18 +203,10 @@ custom_imports = dict(imports=['wsss_mm', 'dump_teacher_hook'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
                 dict(type='DumpTeacherHook', out_dir={dump!r})]
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
 """)
-    env_path = os.environ.get('PYTHONPATH', '')
-    os.environ['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, str(tmp_path), env_path) if p)
-    try:
-        out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-                    str(tmp_path / 'work')])
-    finally:
-        os.environ['PYTHONPATH'] = env_path
+    work = str(tmp_path / 'work')
+    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
+               pythonpath=[str(tmp_path)])
     assert 'world_size=2' in out
     r0 = torch.load(osp.join(dump, 'rank0.pth'), weights_only=True)
     r1 = torch.load(osp.join(dump, 'rank1.pth'), weights_only=True)
@@ -262,3 +219,43 @@ val_evaluator = None
     assert not torch.equal(r0['teacher.module.projector.last_weight'],
                            r0['student_last_weight'])
     assert r0['loss_fsr.class_center'].abs().sum() > 0
+
+    ckpt = osp.join(work, 'iter_2.pth')
+    scalars = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    with open(scalars[0]) as f:
+        rows = [json.loads(line) for line in f]
+    train = [r for r in rows if 'loss' in r]
+    assert [r['iter'] for r in train] == [1, 2]
+    for r in train:
+        assert r['loss_fsr_cls'] > 0 and r['loss_fsr_patch'] > 0
+        assert np.isfinite(r['loss'])
+    # seg_start_iter=0: the decoder learns from the second iteration on
+    assert train[0]['decode.loss_bce'] == 0 < train[1]['decode.loss_bce']
+    assert any('mIoU' in r for r in rows)  # validation at iteration 2
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    torch.testing.assert_close(
+        state['state_dict']['teacher.module.projector.last_weight'],
+        r0['teacher.module.projector.last_weight'])
+
+    show = str(tmp_path / 'show')
+    out = _run([sys.executable, 'tools/test.py', cfg, ckpt, '--tta',
+                '--show-dir', show, '--work-dir', str(tmp_path / 'test')],
+               pythonpath=[str(tmp_path)])
+    miou = float(re.search(r'mIoU: ([0-9.]+)', out).group(1))
+    assert 0.0 <= miou <= 100.0
+    assert osp.getsize(osp.join(show, 'iou_per_class.png')) > 1000
+
+    pseudo = str(tmp_path / 'pseudo')
+    _run([sys.executable, 'tools/make_pseudo_labels.py', cfg, ckpt, '--out',
+          pseudo, '--infer-from', 'classifier', '--workers', '0',
+          '--log-interval', '0'], pythonpath=[str(tmp_path)])
+    with open(osp.join(demo_root, 'image_labels.json')) as f:
+        labels = json.load(f)
+    names = sorted(os.listdir(osp.join(pseudo, 'pseudo')))
+    assert len(names) == 16
+    for name in names:
+        mask = np.array(Image.open(osp.join(pseudo, 'pseudo', name)))
+        allowed = set(labels[name[:-4]]) | {0}
+        assert set(np.unique(mask).tolist()) <= allowed, name
+    with open(osp.join(pseudo, 'metrics_train.json')) as f:
+        assert json.load(f)['num_images'] == 16
