@@ -60,6 +60,9 @@ def _shrink_backbone(model_cfg):
         if model_cfg.get('ctc'):
             model_cfg['ctc']['projector'].update(
                 hidden_channels=32, bottleneck_channels=16, out_channels=32)
+        if model_cfg.get('projector'):  # FSR
+            model_cfg['projector'].update(
+                hidden_channels=32, bottleneck_channels=16, out_channels=32)
     return model_cfg
 
 

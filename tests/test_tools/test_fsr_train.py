@@ -1,0 +1,261 @@
+"""FSR with the real Runner and the real tools: bit-exact resume of the
+teacher, the centres and the schedules; tools/train.py, tools/test.py
+(--tta, --show-dir) and tools/make_pseudo_labels.py; 2 processes (torchrun,
+gloo) ending with identical teachers on both ranks."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from PIL import Image
+from wsss_test_utils import REPO_ROOT, free_port
+
+from wsss_mm.registry import HOOKS, RUNNERS
+
+CONFIG = 'configs/fsr/fsr_vit-tiny-p8_1xb8-cpu_demo-shapes-128x128.py'
+
+
+def _small_cfg(work_dir, demo_root, max_iters):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, CONFIG))
+    cfg.work_dir = work_dir
+    m = cfg.model
+    m.backbone.arch = dict(embed_dims=32, num_layers=3, num_heads=2,
+                           feedforward_channels=64)
+    m.decode_head.channels = 16
+    m.projector.update(hidden_channels=32, bottleneck_channels=16,
+                       out_channels=24)
+    m.par_cfg = dict(dilations=(1, 2), num_iter=2)
+    m.seg_start_iter = 0
+    m.mask_cfg.random_ratio = 0.5  # iterations 0, 1 random; 2, 3 CAM
+    m.loss_fsr.warmup_ratio = 1.0  # the temperature warms up throughout
+    cfg.custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5)]
+    cfg.train_pipeline[2].crop_size = 64
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dl = cfg[key]
+        dl.num_workers = 0
+        dl.persistent_workers = False
+        dl.dataset.data_root = demo_root
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.dataset.pipeline = cfg.train_pipeline
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                         val_interval=1000)
+    cfg.val_cfg = None
+    cfg.val_dataloader = None
+    cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=2,
+        max_keep_ckpts=5)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.default_hooks.pop('visualization')
+    return cfg
+
+
+@HOOKS.register_module(name='FSRTestStopAt', force=True)
+class _StopAt(Hook):
+    """Ends training after ``n`` iterations (the interruption)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 >= self.n:
+            runner.train_loop.stop_training = True
+
+
+def _momenta(runner):
+    """The teacher momenta the message hub logged (restored on resume)."""
+    values = runner.message_hub.get_scalar('train/teacher_momentum').data[0]
+    return [float(v) for v in values]
+
+
+def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
+    full_dir = str(tmp_path / 'full')
+    runner = RUNNERS.build(_small_cfg(full_dir, demo_root, 4))
+    runner.train()
+    full = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    full_momenta = _momenta(runner)
+
+    part_dir = str(tmp_path / 'part')
+    cfg = _small_cfg(part_dir, demo_root, 4)
+    cfg.custom_hooks = cfg.custom_hooks + [dict(type='FSRTestStopAt', n=2)]
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    assert runner.iter == 2
+    ckpt = osp.join(part_dir, 'iter_2.pth')
+    assert osp.isfile(ckpt)
+    half = {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+    cfg = _small_cfg(part_dir, demo_root, 4)
+    cfg.resume = True
+    cfg.load_from = ckpt
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    assert runner.iter == 4
+    resumed = runner.model.state_dict()
+
+    assert full.keys() == resumed.keys()
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
+    # the compared tensors did change over the last two iterations
+    for key in ('teacher.module.projector.last_weight',
+                'teacher.module.backbone.mask_token',
+                'loss_fsr.class_center', 'loss_fsr.patch_center'):
+        assert not torch.equal(half[key], full[key]), key
+    assert int(full['teacher.steps']) == 5  # 1 + 4 updates
+    # the momentum schedule continued from iteration 2 (cosine over 4)
+    assert _momenta(runner) == full_momenta
+    assert full_momenta == [0.5, 0.5 + 0.25 * (1 - 2**-0.5), 0.75,
+                            0.75 + 0.25 * 2**-0.5]
+
+
+def _run(cmd, timeout=600, pythonpath=()):
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
+    if pythonpath:
+        env['PYTHONPATH'] = os.pathsep.join(
+            list(pythonpath) + [REPO_ROOT, env.get('PYTHONPATH', '')])
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    return out
+
+
+def _write_cfg(path, demo_root, extra=''):
+    """The demo FSR config, tiny, 2 iterations, on ``demo_root``."""
+    with open(path, 'w') as f:
+        f.write(f"""
+_base_ = [{osp.join(REPO_ROOT, CONFIG)!r}]
+model = dict(
+    backbone=dict(arch=dict(embed_dims=32, num_layers=3, num_heads=2,
+                            feedforward_channels=64)),
+    decode_head=dict(channels=16),
+    projector=dict(hidden_channels=32, bottleneck_channels=16,
+                   out_channels=24),
+    par_cfg=dict(dilations=(1, 2), num_iter=2),
+    seg_start_iter=0)
+train_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageLevelLabels'),
+    dict(type='FSRTwoViews', crop_size=64),
+    dict(type='PackMultiViewWSSSInputs'),
+]
+_dl = dict(num_workers=0, persistent_workers=False,
+           dataset=dict(data_root={demo_root!r}))
+train_dataloader = dict(_dl, batch_size=2,
+                        dataset=dict(data_root={demo_root!r},
+                                     pipeline=train_pipeline))
+val_dataloader = _dl
+test_dataloader = _dl
+train_cfg = dict(max_iters=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2))
+{extra}
+""")
+    return path
+
+
+HOOK = """
+import torch
+from mmengine.hooks import Hook
+from wsss_mm.registry import HOOKS
+from wsss_mm.utils.fileio import save_atomic
+
+
+@HOOKS.register_module()
+class DumpTeacherHook(Hook):
+    priority = 'LOWEST'
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def after_train(self, runner):
+        model = getattr(runner.model, 'module', runner.model)
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()
+                 if k.startswith(('teacher.', 'loss_fsr.'))}
+        state['student_last_weight'] = model.projector.last_weight.detach(
+            ).clone()
+        path = f'{self.out_dir}/rank{runner.rank}.pth'
+        save_atomic(path, lambda f: torch.save(state, f))
+"""
+
+
+def test_two_processes_train_then_test_and_pseudo_labels(demo_root,
+                                                         tmp_path):
+    """tools/dist_train.sh with 2 processes (tools/train.py under torchrun,
+    gloo): both ranks end with identical teachers and centres; then
+    tools/test.py (--tta, --show-dir) and tools/make_pseudo_labels.py on
+    the checkpoint."""
+    (tmp_path / 'dump_teacher_hook.py').write_text(HOOK)
+    dump = str(tmp_path / 'dump')
+    os.makedirs(dump)
+    cfg = _write_cfg(
+        str(tmp_path / 'fsr_ddp.py'), demo_root,
+        extra=f"""
+custom_imports = dict(imports=['wsss_mm', 'dump_teacher_hook'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
+                dict(type='DumpTeacherHook', out_dir={dump!r})]
+""")
+    work = str(tmp_path / 'work')
+    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
+               pythonpath=[str(tmp_path)])
+    assert 'world_size=2' in out
+    r0 = torch.load(osp.join(dump, 'rank0.pth'), weights_only=True)
+    r1 = torch.load(osp.join(dump, 'rank1.pth'), weights_only=True)
+    assert r0.keys() == r1.keys()
+    assert any(k.startswith('teacher.module.backbone.') for k in r0)
+    for key in r0:
+        assert torch.equal(r0[key], r1[key]), key
+    # the teacher moved: it is neither its start (steps 1) nor the student
+    assert int(r0['teacher.steps']) == 3
+    assert not torch.equal(r0['teacher.module.projector.last_weight'],
+                           r0['student_last_weight'])
+    assert r0['loss_fsr.class_center'].abs().sum() > 0
+
+    ckpt = osp.join(work, 'iter_2.pth')
+    scalars = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    with open(scalars[0]) as f:
+        rows = [json.loads(line) for line in f]
+    train = [r for r in rows if 'loss' in r]
+    assert [r['iter'] for r in train] == [1, 2]
+    for r in train:
+        assert r['loss_fsr_cls'] > 0 and r['loss_fsr_patch'] > 0
+        assert np.isfinite(r['loss'])
+    # seg_start_iter=0: the decoder learns from the second iteration on
+    assert train[0]['decode.loss_bce'] == 0 < train[1]['decode.loss_bce']
+    assert any('mIoU' in r for r in rows)  # validation at iteration 2
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    torch.testing.assert_close(
+        state['state_dict']['teacher.module.projector.last_weight'],
+        r0['teacher.module.projector.last_weight'])
+
+    show = str(tmp_path / 'show')
+    out = _run([sys.executable, 'tools/test.py', cfg, ckpt, '--tta',
+                '--show-dir', show, '--work-dir', str(tmp_path / 'test')],
+               pythonpath=[str(tmp_path)])
+    miou = float(re.search(r'mIoU: ([0-9.]+)', out).group(1))
+    assert 0.0 <= miou <= 100.0
+    assert osp.getsize(osp.join(show, 'iou_per_class.png')) > 1000
+
+    pseudo = str(tmp_path / 'pseudo')
+    _run([sys.executable, 'tools/make_pseudo_labels.py', cfg, ckpt, '--out',
+          pseudo, '--infer-from', 'classifier', '--workers', '0',
+          '--log-interval', '0'], pythonpath=[str(tmp_path)])
+    with open(osp.join(demo_root, 'image_labels.json')) as f:
+        labels = json.load(f)
+    names = sorted(os.listdir(osp.join(pseudo, 'pseudo')))
+    assert len(names) == 16
+    for name in names:
+        mask = np.array(Image.open(osp.join(pseudo, 'pseudo', name)))
+        allowed = set(labels[name[:-4]]) | {0}
+        assert set(np.unique(mask).tolist()) <= allowed, name
+    with open(osp.join(pseudo, 'metrics_train.json')) as f:
+        assert json.load(f)['num_images'] == 16
