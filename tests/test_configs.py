@@ -157,3 +157,17 @@ def test_missing_pretrained_file_says_how_to_get_it(tmp_path):
     bb.init_cfg.checkpoint = 'https://example.org/vit.pth'
     with pytest.raises(ValueError, match='nothing is downloaded'):
         MODELS.build(bb).init_weights()
+
+
+def test_vitpcm_recipe_frozen_epoch_then_last_five_blocks():
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/vitpcm/vitpcm_vitb_voc.py'))
+    hooks = [h for h in cfg.custom_hooks
+             if h['type'] == 'BackboneUnfreezeHook']
+    assert hooks == [
+        dict(type='BackboneUnfreezeHook', frozen_iters=662, unfreeze_last=5)
+    ]
+    assert cfg.param_scheduler[0]['milestones'] == [662]
+    assert cfg.train_cfg.max_iters == 80 * 662
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3
+    assert 'custom_keys' not in cfg.optim_wrapper.get('paramwise_cfg', {})
