@@ -6,7 +6,7 @@
 # scratch (configs/apc/README.md, "Options for models trained from
 # scratch"): local attention (radius 1 patch per block) and a background
 # prior (the background's image score is the mean of its top half of patch
-# scores). Seed 1 without them: 5.3 val mIoU; spread over seeds:
+# scores). Seed 1: 5.3 val mIoU without them, 60.7 with them; other seeds:
 # benchmarks/demo_seeds.md.
 _base_ = [
     '../_base_/models/apc_vit-tiny-p8.py', '../_base_/datasets/demo_shapes.py',
