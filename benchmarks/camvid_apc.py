@@ -4,6 +4,14 @@ Usage (repo root, venv active)::
 
     python benchmarks/camvid_apc.py --data-root ../shared/data/camvid \
         [--iters 2500] [--out work_dirs/bench_camvid]
+    # any configs, each with its own schedule (--iters 0), e.g. the
+    # pretrained DINOv2 ViT-S/14 next to the random-init rows:
+    python benchmarks/camvid_apc.py --iters 0 --configs \
+        configs/apc/apc_vit-s14-dinov2-frozen_1xb16-1k_camvid-tiles-112x112.py
+
+The table (Markdown) and the figures (JSON) are written to OUT/results.md
+and OUT/results.json; with ``--skip-train`` existing checkpoints are only
+evaluated.
 
 Protocol (docs/evaluation.md): each 480x360 CamVid image is cut into 4x3
 tiles of 120x120; a tile's image labels are the classes covering >= 1% of
@@ -22,7 +30,6 @@ labels only, for the same number of iterations, from random initialisation
 """
 import argparse
 import copy
-import json
 import os
 import os.path as osp
 import subprocess
@@ -40,6 +47,7 @@ from wsss_mm.evaluation.functional import (confusion_matrix,
 from wsss_mm.registry import DATASETS, MODELS
 from wsss_mm.utils import register_all_modules
 from wsss_mm.utils.compat import load_checkpoint_file
+from wsss_mm.utils.fileio import dump_json_atomic, write_text_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -53,15 +61,20 @@ NUM_CLASSES = 11
 
 
 def train(config: str, data_root: str, iters: int, work_dir: str) -> float:
-    """Train with tools/train.py; returns wall seconds."""
+    """Train with tools/train.py; returns wall seconds.
+
+    ``iters=0`` keeps the config's own schedule."""
     opts = [
         f'{k}.dataset.data_root={data_root}'
         for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ] + [
-        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-        f'param_scheduler.1.end={iters}',
-        f'default_hooks.checkpoint.interval={iters}'
     ]
+    if iters:
+        opts += [
+            f'train_cfg.max_iters={iters}',
+            f'train_cfg.val_interval={iters}',
+            f'param_scheduler.1.end={iters}',
+            f'default_hooks.checkpoint.interval={iters}'
+        ]
     start = time.time()
     subprocess.run([
         sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
@@ -80,14 +93,20 @@ def _dataset(cfg: Config, data_root: str, split: str, with_labels: bool):
     return DATASETS.build(ds_cfg)
 
 
-def evaluate_model(config: str, ckpt: str, data_root: str, split: str,
-                   infer_from: str) -> dict:
-    """mIoU of a trained model on a split's tiles."""
+def build_trained(config: str, ckpt: str) -> torch.nn.Module:
+    """The model of ``config`` with the weights of ``ckpt``."""
     cfg = Config.fromfile(osp.join(REPO, config))
     model = MODELS.build(cfg.model)
     model.load_state_dict(load_checkpoint_file(ckpt)['state_dict'])
-    model.infer_from = infer_from
     model.eval()
+    return model
+
+
+def evaluate_model(config: str, model: torch.nn.Module, data_root: str,
+                   split: str, infer_from: str) -> dict:
+    """mIoU of a trained model on a split's tiles."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    model.infer_from = infer_from
     ds = _dataset(cfg, data_root, split, infer_from == 'classifier')
     loader = DataLoader(
         ds, batch_size=16, num_workers=2, collate_fn=pseudo_collate)
@@ -117,7 +136,17 @@ def evaluate_class_prior(config: str, data_root: str, split: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--data-root', default='../shared/data/camvid')
-    parser.add_argument('--iters', type=int, default=2500)
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=2500,
+        help='iterations for every config; 0 keeps the config schedule')
+    parser.add_argument(
+        '--configs',
+        nargs='+',
+        default=list(CONFIGS.values()),
+        help='configs to train and evaluate (default: APC and GMP, '
+        'random init)')
     parser.add_argument('--out', default='work_dirs/bench_camvid')
     parser.add_argument('--skip-train', action='store_true')
     args = parser.parse_args()
@@ -125,7 +154,8 @@ def main() -> None:
     data_root = osp.abspath(args.data_root)
     out = osp.join(REPO, args.out)
     os.makedirs(out, exist_ok=True)
-    first_cfg = next(iter(CONFIGS.values()))
+    names = {v: k for k, v in CONFIGS.items()}
+    first_cfg = args.configs[0]
     results = {
         'class prior': {
             'train pseudo mIoU':
@@ -134,38 +164,55 @@ def main() -> None:
             evaluate_class_prior(first_cfg, data_root, 'val')['mIoU'],
         }
     }
-    for name, config in CONFIGS.items():
-        work_dir = osp.join(out, osp.splitext(osp.basename(config))[0])
+    for config in args.configs:
+        stem = osp.splitext(osp.basename(config))[0]
+        name = names.get(config, stem)
+        work_dir = osp.join(out, stem)
         seconds = None
         if not args.skip_train:
             seconds = train(config, data_root, args.iters, work_dir)
-        ckpt = osp.join(work_dir, f'iter_{args.iters}.pth')
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
+        # One model for the three evaluations: a frozen backbone's
+        # feature cache serves the val passes twice.
+        model = build_trained(config, ckpt)
+        start = time.time()
         results[name] = {
+            'config': config,
+            'checkpoint': osp.relpath(ckpt, REPO),
             'train seconds': seconds,
             'train pseudo mIoU':
-            evaluate_model(config, ckpt, data_root, 'train',
+            evaluate_model(config, model, data_root, 'train',
                            'classifier')['mIoU'],
             'val pseudo mIoU':
-            evaluate_model(config, ckpt, data_root, 'val',
+            evaluate_model(config, model, data_root, 'val',
                            'classifier')['mIoU'],
             'val seg mIoU':
-            evaluate_model(config, ckpt, data_root, 'val',
+            evaluate_model(config, model, data_root, 'val',
                            'decoder')['mIoU'],
         }
+        results[name]['eval seconds'] = time.time() - start
         print(name, results[name], flush=True)
-    print(f'\niterations: {args.iters}, batch 16, 128x128 tiles, '
-          f'{os.cpu_count()} cores')
     cols = ('train pseudo mIoU', 'val pseudo mIoU', 'val seg mIoU')
-    print(f"{'method':24s}" + ''.join(f'{c:>18s}' for c in cols) +
-          f" {'train s':>8s}")
+    iters = args.iters or 'as in each config'
+    lines = [
+        f'iterations: {iters}; '
+        f'{os.cpu_count()} cores', '',
+        '| method | ' + ' | '.join(cols) + ' | train s | eval s |',
+        '|---' * (len(cols) + 3) + '|'
+    ]
     for name, r in results.items():
-        secs = r.get('train seconds')
-        secs = f'{secs:8.0f}' if secs else '       -'
-        vals = ''.join(f'{100 * r[c]:18.1f}' if c in r else f"{'-':>18s}"
-                       for c in cols)
-        print(f'{name:24s}{vals} {secs}')
-    with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2, default=float)
+        vals = [f'{100 * r[c]:.1f}' if c in r else '-' for c in cols]
+        secs = [
+            f'{r[k]:.0f}' if r.get(k) else '-'
+            for k in ('train seconds', 'eval seconds')
+        ]
+        lines.append(f'| {name} | ' + ' | '.join(vals + secs) + ' |')
+    table = '\n'.join(lines) + '\n'
+    print(table)
+    write_text_atomic(osp.join(out, 'results.md'), table)
+    dump_json_atomic(results, osp.join(out, 'results.json'), indent=2,
+                     default=float)
 
 
 if __name__ == '__main__':

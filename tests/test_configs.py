@@ -279,3 +279,17 @@ def test_diffsyn_generation_config_builds(path, tiny_diffusion):
              resolution=64))
     assert gen.num_inference_steps == cfg.generator.num_inference_steps
     assert gen.extractor.rule == cfg.generator.mask.rule
+
+
+def test_vitpcm_recipe_frozen_epoch_then_last_five_blocks():
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs/vitpcm/vitpcm_vitb_voc.py'))
+    hooks = [h for h in cfg.custom_hooks
+             if h['type'] == 'BackboneUnfreezeHook']
+    assert hooks == [
+        dict(type='BackboneUnfreezeHook', frozen_iters=662, unfreeze_last=5)
+    ]
+    assert cfg.param_scheduler[0]['milestones'] == [662]
+    assert cfg.train_cfg.max_iters == 80 * 662
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3
+    assert 'custom_keys' not in cfg.optim_wrapper.get('paramwise_cfg', {})

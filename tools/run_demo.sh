@@ -3,6 +3,8 @@
 # generate the synthetic demo data, train APC with a tiny ViT on CPU from
 # image-level labels only, evaluate mIoU on val and paint predictions.
 #   NPROC=2 bash tools/run_demo.sh   trains with 2 processes (gloo DDP)
+#   bash tools/run_demo.sh --cfg-options randomness.seed=1
+#                                     extra arguments go to tools/train.py
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
@@ -15,9 +17,9 @@ NPROC=${NPROC:-1}
 
 python tools/dataset_converters/make_demo_data.py --out data/demo_shapes
 if [ "$NPROC" -gt 1 ]; then
-    bash tools/dist_train.sh "$CONFIG" "$NPROC" --work-dir "$WORK_DIR"
+    bash tools/dist_train.sh "$CONFIG" "$NPROC" --work-dir "$WORK_DIR" "$@"
 else
-    python tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
+    python tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@"
 fi
 # mmengine records the checkpoint it wrote last.
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"

