@@ -1,5 +1,6 @@
 """Checkpoints of WSSSRunner load with weights_only=True and resume exactly;
 no checkpoint file, whatever lies beside it, runs code when loaded."""
+import collections
 import hashlib
 import json
 import os
@@ -140,7 +141,9 @@ def test_encode_roundtrip_keeps_types_and_bits():
         buf.update(v)
     obj = {'h': buf, 'eta': np.float64(0.1), 'n': np.int64(3),
            'b': np.bool_(True), 'a': np.arange(6, dtype=np.int16)[::2],
-           'l': [1, 'x', (2.0, None)], 't': torch.ones(2)}
+           'l': [1, 'x', (2.0, None)], 't': torch.ones(2),
+           # MultiStepLR keeps its milestones in a Counter
+           'm': collections.Counter({662: 1, 900: 2})}
     enc = encode_checkpoint(obj)
     import io
     f = io.BytesIO()
@@ -155,6 +158,8 @@ def test_encode_roundtrip_keeps_types_and_bits():
     assert type(dec['n']) is np.int64 and type(dec['b']) is np.bool_
     assert dec['a'].dtype == np.int16 and dec['a'].tolist() == [0, 2, 4]
     assert dec['l'] == [1, 'x', (2.0, None)]
+    assert type(dec['m']) is collections.Counter
+    assert dec['m'] == {662: 1, 900: 2} and dec['m'][5] == 0
     with pytest.raises(TypeError, match=r'checkpoint\.x.*Evil'):
         encode_checkpoint({'x': Evil('/nonexistent')})
 

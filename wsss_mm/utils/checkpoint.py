@@ -63,6 +63,10 @@ def _encode(obj: Any, where: str) -> Any:
                             'cannot be saved in a weights-only checkpoint')
         return {TAG: 'ndarray',
                 'data': torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if type(obj) is collections.Counter:  # MultiStepLR's milestones
+        return {TAG: 'Counter',
+                'items': {k: _encode(v, f'{where}.{k}')
+                          for k, v in obj.items()}}
     if isinstance(obj, (dict, collections.OrderedDict)):
         if TAG in obj:
             raise TypeError(f'{where}: the key {TAG!r} is reserved')
@@ -85,9 +89,9 @@ def _encode(obj: Any, where: str) -> Any:
 def encode_checkpoint(checkpoint: dict) -> dict:
     """A copy of ``checkpoint`` that ``weights_only=True`` can load.
 
-    ``HistoryBuffer``, numpy arrays and numpy scalars become tagged dicts
-    of tensors; tensors, numbers, strings, ``None`` and the builtin
-    containers stay as they are.
+    ``HistoryBuffer``, numpy arrays, numpy scalars and ``Counter`` (the
+    milestones of step schedulers) become tagged dicts of tensors; tensors,
+    numbers, strings, ``None`` and the builtin containers stay as they are.
 
     Raises:
         TypeError: an object of another type, naming where it sits.
@@ -109,6 +113,8 @@ def decode_checkpoint(obj: Any) -> Any:
             return obj['data'].cpu().numpy().copy()
         if kind == 'np_scalar':
             return obj['data'].cpu().numpy()[0]
+        if kind == 'Counter':
+            return collections.Counter(decode_checkpoint(obj['items']))
         if kind is not None:
             raise CheckpointError(f'unknown encoded object {kind!r}')
         out = {k: decode_checkpoint(v) for k, v in obj.items()}
