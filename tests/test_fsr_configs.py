@@ -37,6 +37,7 @@ def test_primary_fsr_voc_config():
     assert m.reg_loss.loss_weight == 0.05
     assert m.cam_cfg.bkg_thr == 0.5
     assert cfg.custom_hooks == [
+        dict(type='EvaluationResultHook'),
         dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
     ]
     views = cfg.train_pipeline[2]

@@ -55,3 +55,9 @@ train_cfg = dict(max_iters=max_iters, val_interval=8000)
 default_hooks = dict(checkpoint=dict(interval=8000))
 crf_cfg = dict(
     n_iters=10, pos_xy_std=1, pos_w=1, bi_xy_std=121, bi_rgb_std=5, bi_w=4)
+# The EMA teacher's update after every optimizer step, plus the result
+# file of default_runtime.py (a leaf's custom_hooks replaces the base's).
+custom_hooks = [
+    dict(type='EvaluationResultHook'),
+    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
+]

@@ -66,3 +66,9 @@ tta_pipeline = [
             [dict(type='PackWSSSInputs')]
         ])
 ]
+# The EMA teacher's update after every optimizer step, plus the result
+# file of default_runtime.py (a leaf's custom_hooks replaces the base's).
+custom_hooks = [
+    dict(type='EvaluationResultHook'),
+    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
+]

@@ -101,6 +101,20 @@ class WSSSRunner(Runner):
                 ckpt, type='WSSSCheckpointHook', _scope_='wsss_mm')
         super().register_default_hooks(hooks)
 
+    def register_custom_hooks(self, hooks) -> None:
+        # A config whose custom_hooks replace default_runtime.py's list
+        # (LoRA, ViT-PCM, FSR) still writes the protocol-carrying result
+        # file of every test run (docs/evaluation.md).
+        hooks = list(hooks or [])
+        def name(h) -> str:
+            kind = h.get('type') if isinstance(h, dict) else type(h)
+            kind = kind.__name__ if isinstance(kind, type) else str(kind)
+            return kind.split('.')[-1]
+
+        if not any(name(h) == 'EvaluationResultHook' for h in hooks):
+            hooks.append(dict(type='EvaluationResultHook'))
+        super().register_custom_hooks(hooks)
+
     @master_only
     def save_checkpoint(self,
                         out_dir: str,

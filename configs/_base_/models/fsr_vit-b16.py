@@ -39,8 +39,7 @@ model = dict(
         low_thr=0.2,
         high_thr=0.7,
         random_ratio=0.2))
-# The teacher is updated after every optimizer step (never in forward).
-# A config that sets its own custom_hooks must keep this one.
-custom_hooks = [
-    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
-]
+# The teacher follows the student after every optimizer step through
+# TeacherEMAHook (never in forward). custom_hooks cannot live in a
+# base beside default_runtime.py (mmengine refuses duplicate keys among
+# bases): every FSR leaf config lists it.
