@@ -6,8 +6,8 @@
 # scratch (configs/apc/README.md, "Options for models trained from
 # scratch"): local attention (radius 1 patch per block) and a background
 # prior (the background's image score is the mean of its top half of patch
-# scores). Seed 1: 5.3 val mIoU without them, 60.7 with them; other seeds:
-# benchmarks/demo_seeds.md.
+# scores). Seeds 0 / 1 / 2: 72.7 / 5.3 / - val mIoU without them,
+# 64.9 / 60.7 / 64.2 with them (benchmarks/demo_seeds.md).
 _base_ = [
     '../_base_/models/apc_vit-tiny-p8.py', '../_base_/datasets/demo_shapes.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_cpu_adamw.py'
