@@ -11,18 +11,15 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from wsss_test_utils import REPO_ROOT
 
 CONFIG = 'configs/diffsyn/generate_demo_cpu.py'
 
 
 def load_tool(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'_tool_{name}', osp.join(REPO_ROOT, 'tools', name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The package module ``tools/NAME.py`` runs (its ``main``)."""
+    import importlib
+    return importlib.import_module(
+        'wsss_mm.generation.' + name.replace('generate_', ''))
 
 
 def _opts(sd, **kw):

@@ -1,6 +1,5 @@
 """tools/generate_iaa.py end to end on CPU with the tiny pipeline: offline
 and loopback-LLM prompts, filter accounting, kill -9 + resume, torchrun."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -26,10 +25,9 @@ NUM_SOURCES = 3
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('_generate_iaa', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The package module tools/generate_iaa.py runs."""
+    import wsss_mm.generation.iaa as iaa
+    return iaa
 
 
 @pytest.fixture(scope='module')

@@ -12,12 +12,13 @@ prompt, seed, class and mask statistics. The loop is the shared
 after a kill, one shard per rank, a progress line.
 """
 import os.path as osp
-from typing import List
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from wsss_mm.registry import GENERATORS
 from wsss_mm.utils.fileio import dump_json_atomic
+from .cli import generation_main
 from .runner import GeneratedEntry, WorkItem, get_dist_info, run_generation
 from .store import GenerationStore
 from .utils.ids import item_seed, safe_id
@@ -114,3 +115,13 @@ def _write_classes(work_dir: str, classes: List[str]) -> None:
     dump_json_atomic(
         dict(classes=['background'] + list(classes), ignore_index=255),
         osp.join(work_dir, CLASSES_FILE), indent=2)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """``tools/generate_diffsyn.py``: parse ``argv``, run
+    :func:`run_diffsyn`."""
+    return generation_main(
+        argv, 'generate_diffsyn',
+        'Generate diffusion-synthetic images with '
+        'cross-attention masks into a resumable store',
+        'output folder (manifest.jsonl, images, masks)', run_diffsyn)

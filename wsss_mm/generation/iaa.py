@@ -22,7 +22,7 @@ the progress line are :func:`wsss_mm.generation.run_generation`'s.
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -30,6 +30,7 @@ from PIL import Image
 
 from wsss_mm.registry import DATASETS, GENERATORS
 from wsss_mm.utils.compat import shutdown_distributed
+from .cli import generation_main
 from .prompts.base import (DEFAULT_IMAGE_TEMPLATE, compose_prompt,
                            shared_prompt_bank)
 from .runner import (GeneratedEntry, SkipItem, WorkItem, run_generation,
@@ -288,3 +289,12 @@ def _sum_over_ranks(value: int) -> int:
 def _plain(cfg) -> dict:
     return cfg.to_dict() if isinstance(cfg, ConfigDict) else dict(cfg)
 
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """``tools/generate_iaa.py``: parse ``argv`` and run :func:`run_iaa`."""
+    return generation_main(
+        argv, 'generate_iaa',
+        'Generate IAA images (LLM prompts + ControlNet '
+        'diffusion + online classifier filter) into a resumable store',
+        'output folder (manifest.jsonl and images)', run_iaa)
