@@ -42,12 +42,30 @@ MODEL_SOURCES = {
         '--local-dir PATH'),
 }
 
+def set_scheduler(pipe, scheduler: Optional[str]) -> None:
+    """Replace ``pipe.scheduler`` by the diffusers scheduler class named
+    ``scheduler`` (same config); None keeps the folder's scheduler."""
+    if scheduler is None:
+        return
+    import diffusers
+    cls = getattr(diffusers, scheduler, None)
+    if cls is None or not hasattr(cls, 'from_config'):
+        raise ValueError(f'generator.scheduler: {scheduler!r} is '
+                         'not a diffusers scheduler class')
+    pipe.scheduler = cls.from_config(pipe.scheduler.config)
+
+
 DTYPES = dict(
     float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
 
-def check_model_folder(path: Optional[str], key: str) -> str:
+def check_model_folder(path: Optional[str],
+                       key: str,
+                       prefix: str = 'generator.') -> str:
     """Return ``path`` if it is a diffusers folder of kind ``key``.
+
+    ``prefix + key`` is the config key named by the error
+    (``generator.sd_model``, ``model.sd_model``, ...).
 
     Raises:
         FileNotFoundError: the folder or its config file is missing; the
@@ -63,9 +81,9 @@ def check_model_folder(path: Optional[str], key: str) -> str:
                  f'{path!r} does not exist' if not osp.exists(path) else
                  f'{path!r} has no {marker}')
         raise FileNotFoundError(
-            f'generator.{key}: {what} is needed but {state}. Nothing is '
+            f'{prefix}{key}: {what} is needed but {state}. Nothing is '
             f'downloaded at run time; get one with `{how}` and set '
-            f'generator.{key}=PATH, or write tiny random folders with '
+            f'{prefix}{key}=PATH, or write tiny random folders with '
             f'`{tiny}`.')
     return path
 
@@ -216,13 +234,7 @@ class ControlNetGenerator:
             safety_checker=None,
             requires_safety_checker=False,
             **load)
-        if scheduler is not None:
-            import diffusers
-            cls = getattr(diffusers, scheduler, None)
-            if cls is None or not hasattr(cls, 'from_config'):
-                raise ValueError(f'generator.scheduler: {scheduler!r} is '
-                                 'not a diffusers scheduler class')
-            self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config)
+        set_scheduler(self.pipe, scheduler)
         self.pipe.to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
 

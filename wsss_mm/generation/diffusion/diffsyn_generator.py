@@ -21,7 +21,8 @@ from ..runner import resolve_device
 from ..utils.diffusion_math import diffusion_size
 from ..utils.tokens import class_token_indices
 from .attention import AttentionStore, capture_attention
-from .controlnet_generator import check_model_folder, resolve_dtype
+from .controlnet_generator import (check_model_folder, resolve_dtype,
+                                   set_scheduler)
 from .lora import require_lora_folder
 
 
@@ -103,13 +104,7 @@ class DiffSynGenerator:
             local_files_only=True,
             safety_checker=None,
             requires_safety_checker=False)
-        if scheduler is not None:
-            import diffusers
-            cls = getattr(diffusers, scheduler, None)
-            if cls is None or not hasattr(cls, 'from_config'):
-                raise ValueError(f'generator.scheduler: {scheduler!r} is '
-                                 'not a diffusers scheduler class')
-            self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config)
+        set_scheduler(self.pipe, scheduler)
         self.lora = lora
         self.lora_scale = float(lora_scale)
         if lora is not None:

@@ -27,29 +27,10 @@ from mmengine.model import BaseModel, is_model_wrapper
 
 from wsss_mm.registry import HOOKS, MODELS
 from wsss_mm.utils.fileio import write_bytes_atomic
+from .controlnet_generator import check_model_folder
 
 LORA_WEIGHT_NAME = 'pytorch_lora_weights.safetensors'
 DEFAULT_TARGETS = ('to_q', 'to_k', 'to_v', 'to_out.0')
-
-
-def require_sd_folder(path: Optional[str], key: str = 'sd_model') -> str:
-    """Return ``path`` if it is a diffusers Stable Diffusion folder.
-
-    Raises:
-        FileNotFoundError: Naming ``key``, the path and how to get one.
-    """
-    if not path or not osp.isfile(osp.join(path, 'model_index.json')):
-        state = ('is not set' if not path else
-                 f'{path!r} does not exist' if not osp.exists(path) else
-                 f'{path!r} has no model_index.json')
-        raise FileNotFoundError(
-            f'{key}: a Stable Diffusion 1.x diffusers folder is needed but '
-            f'{state}. Nothing is downloaded at run time; get one with '
-            f'`huggingface-cli download stable-diffusion-v1-5/'
-            f'stable-diffusion-v1-5 --local-dir PATH` and set {key}=PATH, '
-            f'or write a tiny random one (tests, CPU demos) with '
-            f'`python tools/misc/make_tiny_diffusion.py OUT` (OUT/sd).')
-    return path
 
 
 def lora_state_dict(unet) -> Dict[str, torch.Tensor]:
@@ -142,7 +123,8 @@ class StableDiffusionLoRA(BaseModel):
                                UNet2DConditionModel)
         from peft import LoraConfig
         from transformers import CLIPTextModel, CLIPTokenizer
-        self.sd_model = require_sd_folder(sd_model, 'model.sd_model')
+        self.sd_model = check_model_folder(
+            sd_model, 'sd_model', prefix='model.')
         kw = dict(local_files_only=True)
         self.unet = UNet2DConditionModel.from_pretrained(
             sd_model, subfolder='unet', **kw)

@@ -48,6 +48,33 @@ def stack_image_labels(data_samples: SampleList) -> Tensor:
     return torch.stack(labels).float()
 
 
+def img_metas_for_inference(inputs: Tensor,
+                            data_samples: OptSampleList) -> List[dict]:
+    """The samples' metainfo, or whole-image metas when there are none
+    (``mode='predict'`` without data samples)."""
+    if data_samples is not None:
+        return [s.metainfo for s in data_samples]
+    size = inputs.shape[2:]
+    return [
+        dict(
+            ori_shape=size,
+            img_shape=size,
+            pad_shape=size,
+            padding_size=[0, 0, 0, 0])
+    ] * inputs.shape[0]
+
+
+def image_labels_for_inference(data_samples: OptSampleList,
+                               use_gt_image_labels: bool,
+                               device: torch.device) -> Optional[Tensor]:
+    """``[B, C]`` ground-truth image labels to restrict predictions to,
+    when enabled and every sample carries them; else None (predicted)."""
+    if (not use_gt_image_labels or not data_samples
+            or any('gt_image_labels' not in s for s in data_samples)):
+        return None
+    return stack_image_labels(data_samples).to(device)
+
+
 def refuse_pixel_ground_truth(data_samples: SampleList) -> None:
     """Raise if a training sample carries pixel labels (weak supervision).
 
@@ -256,34 +283,17 @@ class PatchClassifierSegmentor(BaseSegmentor):
         probs = self.cls_head(self.classifier_feat(feats))
         return (self.cls_head.pool(probs) > self.cls_thr).long()
 
-    def _labels_for_inference(
-            self, data_samples: OptSampleList) -> Optional[Tensor]:
-        if (not self.use_gt_image_labels or not data_samples
-                or any('gt_image_labels' not in s for s in data_samples)):
-            return None
-        return stack_image_labels(data_samples)
-
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
         """Predict segmentation as :class:`SegDataSample` (mmseg metrics and
         visualisers use them unchanged)."""
-        if data_samples is not None:
-            batch_img_metas = [s.metainfo for s in data_samples]
-        else:
-            batch_img_metas = [
-                dict(
-                    ori_shape=inputs.shape[2:],
-                    img_shape=inputs.shape[2:],
-                    pad_shape=inputs.shape[2:],
-                    padding_size=[0, 0, 0, 0])
-            ] * inputs.shape[0]
+        batch_img_metas = img_metas_for_inference(inputs, data_samples)
         if self.infer_from == 'decoder':
             seg_logits = self.encode_decode(inputs, batch_img_metas)
         else:
-            labels = self._labels_for_inference(data_samples)
-            if labels is not None:
-                labels = labels.to(inputs.device)
+            labels = image_labels_for_inference(
+                data_samples, self.use_gt_image_labels, inputs.device)
             seg_logits = self.classifier_scores(inputs, labels)
         return self.postprocess_result(seg_logits, data_samples)
 

@@ -25,7 +25,9 @@ from wsss_mm.models.utils import (cam_to_label, cam_to_roi_mask,
                                   refine_cams_with_background,
                                   token_contrast_loss)
 from wsss_mm.registry import MODELS
-from .patch_classifier_segmentor import (refuse_pixel_ground_truth,
+from .patch_classifier_segmentor import (image_labels_for_inference,
+                                         img_metas_for_inference,
+                                         refuse_pixel_ground_truth,
                                          stack_image_labels)
 
 _CAM_DEFAULTS = dict(
@@ -436,23 +438,12 @@ class ToCo(BaseSegmentor):
                 data_samples: OptSampleList = None) -> SampleList:
         """Segmentation as :class:`SegDataSample` (mmseg metrics, TTA and
         visualisers use them unchanged)."""
-        if data_samples is not None:
-            batch_img_metas = [s.metainfo for s in data_samples]
-        else:
-            batch_img_metas = [
-                dict(
-                    ori_shape=inputs.shape[2:],
-                    img_shape=inputs.shape[2:],
-                    pad_shape=inputs.shape[2:],
-                    padding_size=[0, 0, 0, 0])
-            ] * inputs.shape[0]
+        batch_img_metas = img_metas_for_inference(inputs, data_samples)
         if self.infer_from == 'decoder':
             seg_logits = self.encode_decode(inputs, batch_img_metas)
         else:
-            labels = None
-            if (self.use_gt_image_labels and data_samples and all(
-                    'gt_image_labels' in s for s in data_samples)):
-                labels = stack_image_labels(data_samples).to(inputs.device)
+            labels = image_labels_for_inference(
+                data_samples, self.use_gt_image_labels, inputs.device)
             seg_logits = self.cam_scores(inputs, labels)
         return self.postprocess_result(seg_logits, data_samples)
 
