@@ -15,7 +15,7 @@ bash "$ROOT/tools/prepare_cpu_pretrained.sh" --install-only || exit 1
 echo "[tests] lint: ruff + isort"
 ruff check . || exit 1
 isort --check-only --diff . || exit 1
-python -m pytest tests projects/*/tests -q -rs "$@"
+python -m pytest tests projects/*/tests -q -rfEs "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "[tests] pytest collected no tests: failing on purpose" >&2

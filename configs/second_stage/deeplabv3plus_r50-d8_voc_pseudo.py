@@ -41,12 +41,38 @@ model = dict(
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes))
 
+# mmseg's VOC pipelines with LoadWSSSAnnotations, which checks every id it
+# reads (a pseudo mask or val mask with an id outside the 21 classes stops
+# naming the file instead of skewing training or mIoU).
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadWSSSAnnotations', num_classes=num_classes),
+    dict(
+        type='RandomResize',
+        scale=(2048, 512),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='LoadWSSSAnnotations', num_classes=num_classes),
+    dict(type='PackSegInputs')
+]
 # The pseudo masks are the annotations; train_aug instead of train.
 train_dataloader = dict(
     dataset=dict(
         _scope_='wsss_mm',
         data_prefix=dict(seg_map_path=pseudo_mask_dir),
-        ann_file='ImageSets/Segmentation/train_aug.txt'))
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(_scope_='wsss_mm', pipeline=test_pipeline))
+test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True, _scope_='wsss_mm', type='PseudoLabelMetric')
 test_evaluator = val_evaluator

@@ -48,6 +48,20 @@ def test_val_mask_with_id_99_stops_naming_file(tmp_path):
     assert '[99]' in msg and '\n' not in msg
 
 
+def test_annotation_loader_passes_raw_images_through():
+    """mmseg's inference_model keeps LoadWSSSAnnotations in the pipeline
+    (it drops only transforms named LoadAnnotations): an image without a
+    mask passes unchanged, a listed mask is still checked."""
+    from wsss_mm.datasets.transforms import LoadWSSSAnnotations
+    load = LoadWSSSAnnotations(num_classes=4)
+    img = np.zeros((4, 4, 3), np.uint8)
+    out = load(dict(img=img, img_shape=(4, 4), ori_shape=(4, 4)))
+    assert 'gt_seg_map' not in out and out['img'] is img
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        load(dict(img=img, seg_map_path='nope.png', seg_fields=[],
+                  reduce_zero_label=False))
+
+
 def _voc(root, **kwargs):
     return VOCWSSSDataset(
         data_root=root,

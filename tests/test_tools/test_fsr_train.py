@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -242,7 +243,15 @@ custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
                 '--show-dir', show, '--work-dir', str(tmp_path / 'test')],
                pythonpath=[str(tmp_path)])
     miou = float(re.search(r'mIoU: ([0-9.]+)', out).group(1))
-    assert 0.0 <= miou <= 100.0
+    # the printed figure is the one the result file records, under the TTA
+    # protocol (its value against an independent count: test_test_tool.py)
+    result, = glob.glob(osp.join(str(tmp_path / 'test'), '*',
+                                 'result_test.json'))
+    with open(result) as f:
+        result = json.load(f)
+    assert result['metrics']['mIoU'] == pytest.approx(miou, abs=0.006)
+    assert result['protocol']['tta'] is not None
+    assert result['protocol']['prediction_source'] == 'decoder'
     assert osp.getsize(osp.join(show, 'iou_per_class.png')) > 1000
 
     pseudo = str(tmp_path / 'pseudo')
@@ -257,5 +266,17 @@ custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
         mask = np.array(Image.open(osp.join(pseudo, 'pseudo', name)))
         allowed = set(labels[name[:-4]]) | {0}
         assert set(np.unique(mask).tolist()) <= allowed, name
-    with open(osp.join(pseudo, 'metrics_train.json')) as f:
-        assert json.load(f)['num_images'] == 16
+    with open(osp.join(pseudo, 'result_train.json')) as f:
+        result = json.load(f)
+    # mIoU of the written masks against the demo's ground truth, by hand
+    inter, union = np.zeros(4), np.zeros(4)
+    for name in names:
+        pred = np.array(Image.open(osp.join(pseudo, 'pseudo', name)))
+        gt = np.array(
+            Image.open(osp.join(demo_root, 'SegmentationClass', name)))
+        valid = gt != 255
+        for c in range(4):
+            inter[c] += ((pred == c) & (gt == c) & valid).sum()
+            union[c] += (((pred == c) | (gt == c)) & valid).sum()
+    expected = float(np.mean(inter[union > 0] / union[union > 0]) * 100)
+    assert result['metrics']['mIoU'] == pytest.approx(expected, abs=0.006)

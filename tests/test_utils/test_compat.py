@@ -17,9 +17,14 @@ from wsss_mm.utils import compat
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
+    # The package's import hook (a .pth, tests/test_utils/test_import_hook.py)
+    # would install the shims at interpreter start: off here, so the bare
+    # runs show the upstream problem and `import wsss_mm` the shim.
+    env = dict(os.environ, WSSS_MM_NO_IMPORT_HOOK='1')
     return subprocess.run([sys.executable, '-c', code],
                           capture_output=True,
                           text=True,
+                          env=env,
                           timeout=300)
 
 

@@ -59,6 +59,12 @@ class LoadWSSSAnnotations(LoadAnnotations):
         self.ignore_index = ignore_index
 
     def _load_seg_map(self, results: dict) -> None:
+        if 'seg_map_path' not in results:
+            # A raw image without ground truth (``inference_model``): mmseg's
+            # inference API drops only transforms named exactly
+            # ``LoadAnnotations`` from the test pipeline; there is nothing
+            # to load or check.
+            return
         path = results.get('seg_map_path')
         if path and '://' not in str(path) and not osp.isfile(path):
             raise FileNotFoundError(f'ground-truth mask not found: {path}')
