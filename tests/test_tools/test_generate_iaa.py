@@ -98,6 +98,18 @@ def _source_labels(env):
     return {k: v for k, v in labels.items() if k.startswith('train')}
 
 
+@pytest.fixture(scope='module', autouse=True)
+def _one_thread():
+    """In-process runs use one thread like the subprocesses
+    (``subprocess_env``): float results, and so image bytes, depend on the
+    thread count, and the tests compare files across the two."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope='module')
 def accept_all(env, tmp_path_factory):
     """One offline run that accepts every first try (threshold 0)."""
