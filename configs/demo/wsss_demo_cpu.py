@@ -10,7 +10,9 @@
 # 64.9 / 60.7 / 64.2 with them (benchmarks/demo_seeds.md).
 _base_ = [
     '../_base_/models/apc_vit-tiny-p8.py', '../_base_/datasets/demo_shapes.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_cpu_adamw.py'
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_cpu_adamw.py',
+    '../_base_/tta/demo_128_192_flip.py'
 ]
 num_classes = 4
 embed_dims = 96
@@ -47,20 +49,3 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
 # `tools/test.py ... --tta`: the demo size (and 1.5x) with horizontal flips.
 tta_model = dict(type='WSSSTTAModel', merge='mean', activation='auto')
-tta_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(128, 128), keep_ratio=False),
-                dict(type='Resize', scale=(192, 192), keep_ratio=False)
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadWSSSAnnotations', imdecode_backend='pillow')],
-            [dict(type='PackWSSSInputs')]
-        ])
-]

@@ -6,7 +6,8 @@
 _base_ = [
     '../_base_/models/toco_vit-tiny-p8.py',
     '../_base_/datasets/demo_shapes.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_cpu_adamw.py'
+    '../_base_/schedules/schedule_cpu_adamw.py',
+    '../_base_/tta/demo_128_192_flip.py'
 ]
 num_classes = 4
 embed_dims = 96
@@ -35,20 +36,3 @@ default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
 # scales) at the demo size and 1.5x.
 tta_model = dict(
     type='WSSSTTAModel', activation='none', flip_merge='sum', merge='max')
-tta_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(128, 128), keep_ratio=False),
-                dict(type='Resize', scale=(192, 192), keep_ratio=False)
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations', imdecode_backend='pillow')],
-            [dict(type='PackWSSSInputs')]
-        ])
-]
