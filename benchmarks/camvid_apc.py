@@ -42,8 +42,12 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
+from wsss_mm.datasets.camvid_tiles import CAMVID_CLASSES
+from wsss_mm.evaluation.compare import compare_runs
 from wsss_mm.evaluation.functional import (confusion_matrix,
                                            metrics_from_confusion)
+from wsss_mm.evaluation.protocol import (build_protocol, metrics_dict,
+                                         write_result)
 from wsss_mm.registry import DATASETS, MODELS
 from wsss_mm.utils import register_all_modules
 from wsss_mm.utils.compat import load_checkpoint_file
@@ -133,6 +137,24 @@ def evaluate_class_prior(config: str, data_root: str, split: str) -> dict:
     return metrics_from_confusion(cm)
 
 
+def record(path: str, metrics: dict, *, split: str, source: str,
+           image_labels: str, config: str, checkpoint: str = None,
+           num_images: int = None) -> dict:
+    """Write one protocol-carrying result file (the input of
+    ``tools/analysis/compare_runs.py``); returns the metrics."""
+    protocol = build_protocol(
+        split=split,
+        source=source,
+        image_labels=image_labels,
+        tta=None,
+        crf=None,
+        checkpoint=checkpoint,
+        config=config,
+        num_images=num_images)
+    write_result(path, protocol, metrics_dict(metrics, CAMVID_CLASSES))
+    return metrics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--data-root', default='../shared/data/camvid')
@@ -156,12 +178,19 @@ def main() -> None:
     os.makedirs(out, exist_ok=True)
     names = {v: k for k, v in CONFIGS.items()}
     first_cfg = args.configs[0]
+    # Every evaluation writes a protocol-carrying result file under OUT;
+    # the comparison table is compare_runs' over them.
+    prior_dir = osp.join(out, 'class_prior')
     results = {
         'class prior': {
-            'train pseudo mIoU':
-            evaluate_class_prior(first_cfg, data_root, 'train')['mIoU'],
-            'val pseudo mIoU':
-            evaluate_class_prior(first_cfg, data_root, 'val')['mIoU'],
+            f'{split} pseudo mIoU': record(
+                osp.join(prior_dir, f'{split}_pseudo.json'),
+                evaluate_class_prior(first_cfg, data_root, split),
+                split=split,
+                source='class_prior',
+                image_labels='gt',
+                config=first_cfg)['mIoU']
+            for split in ('train', 'val')
         }
     }
     for config in args.configs:
@@ -180,17 +209,23 @@ def main() -> None:
         results[name] = {
             'config': config,
             'checkpoint': osp.relpath(ckpt, REPO),
-            'train seconds': seconds,
-            'train pseudo mIoU':
-            evaluate_model(config, model, data_root, 'train',
-                           'classifier')['mIoU'],
-            'val pseudo mIoU':
-            evaluate_model(config, model, data_root, 'val',
-                           'classifier')['mIoU'],
-            'val seg mIoU':
-            evaluate_model(config, model, data_root, 'val',
-                           'decoder')['mIoU'],
+            'train seconds': seconds
         }
+        for split, source, labels in (('train', 'patch_classifier', 'gt'),
+                                      ('val', 'patch_classifier', 'gt'),
+                                      ('val', 'decoder', 'none')):
+            kind = 'seg' if source == 'decoder' else 'pseudo'
+            metrics = evaluate_model(
+                config, model, data_root, split,
+                'decoder' if source == 'decoder' else 'classifier')
+            results[name][f'{split} {kind} mIoU'] = record(
+                osp.join(work_dir, 'results', f'{split}_{kind}.json'),
+                metrics,
+                split=split,
+                source=source,
+                image_labels=labels,
+                config=config,
+                checkpoint=ckpt)['mIoU']
         results[name]['eval seconds'] = time.time() - start
         print(name, results[name], flush=True)
     cols = ('train pseudo mIoU', 'val pseudo mIoU', 'val seg mIoU')
@@ -209,6 +244,13 @@ def main() -> None:
         ]
         lines.append(f'| {name} | ' + ' | '.join(vals + secs) + ' |')
     table = '\n'.join(lines) + '\n'
+    # The per-class table with the protocols, from the result files.
+    dirs = [prior_dir] + [
+        osp.join(out, osp.splitext(osp.basename(c))[0], 'results')
+        for c in args.configs
+    ]
+    compared, _ = compare_runs(dirs, chart=osp.join(out, 'results.png'))
+    table += '\n' + compared
     print(table)
     write_text_atomic(osp.join(out, 'results.md'), table)
     dump_json_atomic(results, osp.join(out, 'results.json'), indent=2,

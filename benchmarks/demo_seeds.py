@@ -19,13 +19,18 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Sequence
 
 from wsss_mm.utils.fileio import dump_json_atomic, write_text_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def run_seed(config: str, seed: int, nproc: int, work_dir: str) -> dict:
+def run_seed(config: str,
+             seed: int,
+             nproc: int,
+             work_dir: str,
+             test_args: Sequence[str] = ()) -> dict:
     """Train and test one seed; returns its figures."""
     opts = ['--cfg-options', f'randomness.seed={seed}']
     if nproc > 1:
@@ -49,23 +54,28 @@ def run_seed(config: str, seed: int, nproc: int, work_dir: str) -> dict:
     subprocess.run([
         sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
         osp.join(work_dir, 'test')
-    ],
+    ] + list(test_args),
                    cwd=REPO,
                    check=True,
                    stdout=subprocess.DEVNULL)
     test_s = time.time() - start
+    # The protocol-carrying result of tools/test.py (EvaluationResultHook;
+    # result_test_crf.json when --crf is given).
+    name = 'result_test_crf.json' if '--crf' in test_args else \
+        'result_test.json'
     results = sorted(
-        glob.glob(osp.join(work_dir, 'test', '*', '*.json')),
+        glob.glob(osp.join(work_dir, 'test', '**', name), recursive=True),
         key=osp.getmtime)
     if not results:
-        raise RuntimeError(f'tools/test.py wrote no result JSON under '
+        raise RuntimeError(f'tools/test.py wrote no {name} under '
                            f'{work_dir}/test')
     with open(results[-1]) as f:
-        metrics = json.load(f)
+        metrics = json.load(f)['metrics']
     return dict(
         seed=seed,
         nproc=nproc,
         mIoU=metrics['mIoU'],
+        per_class={k: v['IoU'] for k, v in metrics['per_class'].items()},
         train_seconds=train_s,
         test_seconds=test_s,
         load_before=load)
@@ -77,6 +87,10 @@ def main() -> None:
     parser.add_argument('--nproc', type=int, default=1)
     parser.add_argument('--config', default='configs/demo/wsss_demo_cpu.py')
     parser.add_argument('--out', default='work_dirs/demo_seeds')
+    parser.add_argument(
+        '--crf',
+        action='store_true',
+        help='evaluate with tools/test.py --crf (the APC protocol)')
     args = parser.parse_args()
     subprocess.run([
         sys.executable, 'tools/dataset_converters/make_demo_data.py',
@@ -88,12 +102,13 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         work_dir = osp.join(out, f'seed{seed}_nproc{args.nproc}')
-        row = run_seed(args.config, seed, args.nproc, work_dir)
+        row = run_seed(args.config, seed, args.nproc, work_dir,
+                       ['--crf'] if args.crf else [])
         rows.append(row)
         print(row, flush=True)
     lines = [
         f'config: {args.config}, processes: {args.nproc}, '
-        f'{os.cpu_count()} cores', '',
+        f'{os.cpu_count()} cores, CRF: {args.crf}', '',
         '| seed | val mIoU | train s | test s | load average (1 min) '
         'before |', '|---|---|---|---|---|'
     ]
