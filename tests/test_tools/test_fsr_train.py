@@ -35,6 +35,7 @@ def _small_cfg(work_dir, demo_root, max_iters):
     m.par_cfg = dict(dilations=(1, 2), num_iter=2)
     m.seg_start_iter = 0
     m.mask_cfg.random_ratio = 0.5  # iterations 0, 1 random; 2, 3 CAM
+    m.fsr_iters = 3  # FSR losses at 0, 1, 2; off and teacher frozen at 3
     m.loss_fsr.warmup_ratio = 1.0  # the temperature warms up throughout
     cfg.custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5)]
     cfg.train_pipeline[2].crop_size = 64
@@ -77,12 +78,19 @@ def _momenta(runner):
     return [float(v) for v in values]
 
 
+def _fsr_cls_losses(runner):
+    """The weighted certain FSR losses the message hub logged."""
+    values = runner.message_hub.get_scalar('train/loss_fsr_cls').data[0]
+    return [float(v) for v in values]
+
+
 def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
     full_dir = str(tmp_path / 'full')
     runner = RUNNERS.build(_small_cfg(full_dir, demo_root, 4))
     runner.train()
     full = {k: v.clone() for k, v in runner.model.state_dict().items()}
     full_momenta = _momenta(runner)
+    full_losses = _fsr_cls_losses(runner)
 
     part_dir = str(tmp_path / 'part')
     cfg = _small_cfg(part_dir, demo_root, 4)
@@ -111,10 +119,12 @@ def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
                 'loss_fsr.class_center', 'loss_fsr.patch_center'):
         assert not torch.equal(half[key], full[key]), key
     assert int(full['teacher.steps']) == 5  # 1 + 4 updates
-    # the momentum schedule continued from iteration 2 (cosine over 4)
+    # the momentum schedule continued from iteration 2: cosine over
+    # fsr_iters (3), then 1.0; the FSR losses stop at iteration 3
     assert _momenta(runner) == full_momenta
-    assert full_momenta == [0.5, 0.5 + 0.25 * (1 - 2**-0.5), 0.75,
-                            0.75 + 0.25 * 2**-0.5]
+    assert full_momenta == pytest.approx([0.5, 0.625, 0.875, 1.0])
+    assert _fsr_cls_losses(runner) == full_losses
+    assert min(full_losses[:3]) > 0 == full_losses[3]
 
 
 def _write_cfg(path, demo_root):
