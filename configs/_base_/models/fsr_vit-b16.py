@@ -44,6 +44,5 @@ model = dict(
     # whole run, the public default (--fsr_iters = --max_iters).
     fsr_iters=None)
 # The teacher follows the student after every optimizer step through
-# TeacherEMAHook (never in forward). custom_hooks cannot live in a
-# base beside default_runtime.py (mmengine refuses duplicate keys among
-# bases): every FSR leaf config lists it.
+# TeacherEMAHook (never in forward): FSR configs take
+# ../fsr_runtime.py, which adds it, instead of ../default_runtime.py.
