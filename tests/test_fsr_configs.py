@@ -32,6 +32,7 @@ def test_primary_fsr_voc_config():
     assert f.loss_weight_class == f.loss_weight_patch == 0.1
     assert m.mask_cfg == dict(block_size=64, mask_ratio=0.4, low_thr=0.2,
                               high_thr=0.7, random_ratio=0.2)
+    assert m.fsr_iters is None  # the whole run (public: = max_iters)
     assert m.loss_ptc_weight == 0.2 and m.seg_start_iter == 2000
     assert m.decode_head.loss_decode.loss_weight == 0.1
     assert m.reg_loss.loss_weight == 0.05

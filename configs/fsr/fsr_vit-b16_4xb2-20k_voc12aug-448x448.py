@@ -2,11 +2,11 @@
 # two global views per image (RandomResizedCrop 448, scale 0.32-1, flip,
 # colour jitter 0.4/0.4/0.2/0.1 with p 0.5), 4 GPUs x 2 images, 20k
 # iterations (Jessie459/feature-self-reinforcement defaults). Validation
-# on val at the original size; `--tta`: scales 1.0/1.25/1.5 with flips.
-# `tools/dist_train.sh THIS 4`.
+# on val at the original size; `--tta`: scales 1.0/1.25/1.5 with flips;
+# `--crf`: ToCo's CRF. `tools/dist_train.sh THIS 4`.
 _base_ = [
-    '../_base_/models/fsr_vit-b16.py', '../_base_/datasets/voc12aug.py',
-    '../_base_/default_runtime.py',
+    '../_base_/models/fsr_vit-b16.py',
+    '../_base_/datasets/voc12aug_448x448.py', '../_base_/fsr_runtime.py',
     '../_base_/schedules/schedule_fsr_20k.py',
     '../_base_/tta/toco_ms_flip.py'
 ]
@@ -23,21 +23,4 @@ train_pipeline = [
         jitter_prob=0.5),
     dict(type='PackMultiViewWSSSInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
-    dict(type='LoadAnnotations', imdecode_backend='pillow'),
-    dict(type='PackWSSSInputs'),
-]
-train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-# dense CRF of tools/make_pseudo_labels.py --crf: ToCo's parameters
-crf_cfg = dict(
-    n_iters=10, pos_xy_std=1, pos_w=1, bi_xy_std=121, bi_rgb_std=5, bi_w=4)
-# The EMA teacher's update after every optimizer step, plus the result
-# file of default_runtime.py (a leaf's custom_hooks replaces the base's).
-custom_hooks = [
-    dict(type='EvaluationResultHook'),
-    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
-]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

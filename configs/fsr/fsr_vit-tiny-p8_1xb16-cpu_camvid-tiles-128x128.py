@@ -6,7 +6,7 @@
 #       val_dataloader.dataset.data_root=../shared/data/camvid
 _base_ = [
     '../_base_/models/fsr_vit-tiny-p8.py',
-    '../_base_/datasets/camvid_tiles.py', '../_base_/default_runtime.py',
+    '../_base_/datasets/camvid_tiles.py', '../_base_/fsr_runtime.py',
     '../_base_/schedules/schedule_cpu_adamw.py'
 ]
 num_classes = 11
@@ -49,9 +49,3 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=1000, max_keep_ckpts=1))
-# The EMA teacher's update after every optimizer step, plus the result
-# file of default_runtime.py (a leaf's custom_hooks replaces the base's).
-custom_hooks = [
-    dict(type='EvaluationResultHook'),
-    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
-]

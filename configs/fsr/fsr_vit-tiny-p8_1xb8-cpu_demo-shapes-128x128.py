@@ -6,7 +6,7 @@
 # `--cfg-options model.infer_from=classifier` for CAMs).
 _base_ = [
     '../_base_/models/fsr_vit-tiny-p8.py',
-    '../_base_/datasets/demo_shapes.py', '../_base_/default_runtime.py',
+    '../_base_/datasets/demo_shapes.py', '../_base_/fsr_runtime.py',
     '../_base_/schedules/schedule_cpu_adamw.py',
     '../_base_/tta/demo_128_192_flip.py'
 ]
@@ -50,9 +50,3 @@ default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
 # scales) at the demo size and 1.5x.
 tta_model = dict(
     type='WSSSTTAModel', activation='none', flip_merge='sum', merge='max')
-# The EMA teacher's update after every optimizer step, plus the result
-# file of default_runtime.py (a leaf's custom_hooks replaces the base's).
-custom_hooks = [
-    dict(type='EvaluationResultHook'),
-    dict(type='TeacherEMAHook', base_momentum=0.9995, final_momentum=1.0)
-]

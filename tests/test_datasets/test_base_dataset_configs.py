@@ -156,6 +156,33 @@ def test_coco14_config(minicoco_root):
     _check_val_samples(val, 2)
 
 
+@pytest.mark.parametrize('name, scale', [('voc12aug_448x448', 500),
+                                         ('coco14_448x448', 640)])
+def test_toco_448_configs(name, scale):
+    """ToCo's crops over the plain dataset bases: the test side keeps the
+    id-checking loader and the original size."""
+    cfg = _cfg(name)
+    plain = _cfg(name.split('_')[0])
+    _check_loaders(cfg, 4)
+    assert cfg.dataset_type == plain.dataset_type
+    assert cfg.train_dataloader.dataset.ann_file == \
+        plain.train_dataloader.dataset.ann_file
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
+    assert [t['type'] for t in cfg.train_pipeline] == [
+        'LoadWSSSImageFromFile', 'LoadImageLevelLabels', 'RandomResize',
+        'RandomCrop', 'RandomFlip', 'PhotoMetricDistortion', 'PackWSSSInputs'
+    ]
+    assert cfg.train_pipeline[2].scale == (scale, scale)
+    assert cfg.train_pipeline[2].ratio_range == (0.5, 2.0)
+    assert cfg.train_pipeline[3].crop_size == (448, 448)
+    assert [t['type'] for t in cfg.test_pipeline] == [
+        'LoadWSSSImageFromFile', 'LoadWSSSAnnotations', 'PackWSSSInputs'
+    ]
+    for key in ('val_dataloader', 'test_dataloader'):
+        assert cfg[key].dataset.pipeline == cfg.test_pipeline
+
+
 def test_camvid_tiles_config(shared_data):
     cfg = _cfg('camvid_tiles')
     _check_loaders(cfg, 4)

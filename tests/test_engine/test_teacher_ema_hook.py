@@ -58,6 +58,11 @@ def test_schedule_endpoints():
     assert hook.momentum(10000, 20000) == pytest.approx(0.99975)
     short = TeacherEMAHook(momentum_iters=100)
     assert short.momentum(150, 20000) == 1.0
+    # the model's fsr_iters sets the length; momentum_iters overrides it
+    cos = 1.0 + 0.5 * (0.9995 - 1.0) * (1 + math.cos(math.pi * 99 / 100))
+    assert hook.momentum(99, 20000, fsr_iters=100) == pytest.approx(cos)
+    assert hook.momentum(100, 20000, fsr_iters=100) == 1.0
+    assert short.momentum(99, 20000, fsr_iters=5) == pytest.approx(cos)
 
 
 def test_teacher_follows_ema_after_each_step(tmp_path):
@@ -99,3 +104,43 @@ def test_teacher_follows_ema_after_each_step(tmp_path):
     assert runner.message_hub.get_scalar(
         'train/teacher_momentum').current() == pytest.approx(
             1.0 + 0.5 * (0.5 - 1.0) * (1 + math.cos(math.pi * 2 / 4)))
+
+
+class _RecordTeacher(Hook):
+    priority = 'LOW'  # after TeacherEMAHook (NORMAL)
+
+    def __init__(self):
+        self.momenta, self.teacher = [], []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.momenta.append(runner.message_hub.get_scalar(
+            'train/teacher_momentum').current())
+        self.teacher.append(
+            [p.detach().clone() for p in runner.model.teacher.parameters()])
+
+
+def test_model_fsr_iters_sets_schedule_then_freezes(tmp_path):
+    """A model with fsr_iters=2 in a 3-iteration run: cosine over 2
+    iterations (0.5, 0.75), then momentum 1.0 at iteration 2 (frozen)."""
+    model = _Toy()
+    model.fsr_iters = 2
+    record = _RecordTeacher()
+    runner = Runner(
+        model=model,
+        work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=_Data(), sampler=dict(type='DefaultSampler',
+                                          shuffle=False),
+            batch_size=2, num_workers=0,
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
+        train_cfg=dict(by_epoch=False, max_iters=3),
+        custom_hooks=[dict(type=TeacherEMAHook, base_momentum=0.5), record],
+        default_hooks=dict(checkpoint=None),
+        default_scope='wsss_mm')
+    runner.train()
+    assert record.momenta == [0.5, 0.75, 1.0]
+    for before, after in zip(record.teacher[1], record.teacher[2]):
+        assert torch.equal(before, after)
+    assert not torch.equal(record.teacher[0][0], record.teacher[1][0])

@@ -9,10 +9,10 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
-from wsss_test_utils import free_port
+from mmengine.config import Config
+from wsss_test_utils import REPO_ROOT, miou_by_hand, run_tool
 
 CONFIG = 'configs/demo/wsss_demo_cpu.py'
 
@@ -38,16 +38,6 @@ def _cfg_options(data_root: str, max_iters: int) -> list:
     ]
 
 
-def _run(cmd, repo_root, timeout=900):
-    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
-    proc = subprocess.run(
-        cmd, cwd=repo_root, env=env, capture_output=True, text=True,
-        timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
 def _train_scalars(work_dir):
     records = []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
@@ -57,42 +47,10 @@ def _train_scalars(work_dir):
     return [r for r in records if 'loss' in r]
 
 
-def _miou_by_hand(checkpoint, data_root, repo_root):
-    """mIoU (%) of a checkpoint on the demo val set, computed here: the
-    model and dataset built in-process, IoU counted with numpy."""
-    import numpy as np
-    import torch
-    from mmengine.config import Config
-    from mmengine.dataset import pseudo_collate
-
-    from wsss_mm.datasets import read_index_mask
-    from wsss_mm.registry import DATASETS, MODELS
-    from wsss_mm.utils.checkpoint import load_checkpoint_file
-    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
-    model = MODELS.build(cfg.model)
-    model.load_state_dict(load_checkpoint_file(checkpoint)['state_dict'])
-    model.eval()
-    dataset = DATASETS.build(
-        dict(cfg.test_dataloader.dataset, data_root=data_root))
-    n = len(dataset.metainfo['classes'])
-    inter, union = np.zeros(n), np.zeros(n)
-    with torch.no_grad():
-        for i in range(len(dataset)):
-            pred = model.test_step(pseudo_collate(
-                [dataset[i]]))[0].pred_sem_seg.data[0].numpy()
-            gt = read_index_mask(dataset.get_data_info(i)['seg_map_path'])
-            valid = gt != 255
-            for c in range(n):
-                inter[c] += ((pred == c) & (gt == c) & valid).sum()
-                union[c] += (((pred == c) | (gt == c)) & valid).sum()
-    present = union > 0
-    return float(np.mean(inter[present] / union[present])) * 100
-
-
-def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):
+def test_dist_train_resume_and_test(demo_root, tmp_path):
     work_dir = str(tmp_path / 'work')
-    out = _run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-                work_dir] + _cfg_options(demo_root, 4), repo_root)
+    out = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                    work_dir] + _cfg_options(demo_root, 4), timeout=900)
     assert 'world_size=2' in out
     assert 'backend=gloo' in out
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
@@ -103,34 +61,34 @@ def test_dist_train_resume_and_test(demo_root, repo_root, tmp_path):
     first = _train_scalars(work_dir)
     assert [r['iter'] for r in first] == [1, 2, 3, 4]
 
-    out = _run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-                work_dir, '--resume'] + _cfg_options(demo_root, 6),
-               repo_root)
+    out = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+                    work_dir, '--resume'] + _cfg_options(demo_root, 6),
+                   timeout=900)
     assert 'resumed epoch: 0, iter: 4' in out
     assert 'world_size=2' in out
     assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
     iters = [r['iter'] for r in _train_scalars(work_dir)]
     assert iters[-2:] == [5, 6] and 1 not in iters[len(first):]
 
-    out = _run([
+    out = run_tool([
         sys.executable, 'tools/test.py', CONFIG,
         osp.join(work_dir, 'iter_6.pth'), '--work-dir',
         str(tmp_path / 'test')
-    ] + _cfg_options(demo_root, 6), repo_root)
+    ] + _cfg_options(demo_root, 6), timeout=900)
     match = re.search(r'mIoU: ([0-9.]+)', out)
     assert match, out[-3000:]
-    expected = _miou_by_hand(osp.join(work_dir, 'iter_6.pth'), demo_root,
-                             repo_root)
+    expected = miou_by_hand(Config.fromfile(osp.join(REPO_ROOT, CONFIG)),
+                            osp.join(work_dir, 'iter_6.pth'), demo_root)
     assert abs(float(match.group(1)) - expected) < 0.011, (match.group(1),
                                                            expected)
 
     # --tta (2 scales x flip) and --show-dir reports on the same checkpoint.
     show_dir = str(tmp_path / 'show')
-    out = _run([
+    out = run_tool([
         sys.executable, 'tools/test.py', CONFIG,
         osp.join(work_dir, 'iter_6.pth'), '--tta', '--show-dir', show_dir,
         '--work-dir', str(tmp_path / 'test_tta')
-    ] + _cfg_options(demo_root, 6), repo_root)
+    ] + _cfg_options(demo_root, 6), timeout=900)
     assert re.search(r'mIoU: ([0-9.]+)', out), out[-3000:]
     for name in ('iou_per_class.png', 'confusion_matrix.png'):
         assert osp.getsize(osp.join(show_dir, name)) > 1000
@@ -153,13 +111,12 @@ TINY_APC_OPTIONS = [
 ]
 
 
-def test_apc_voc_config_trains_with_2_processes_tiny(demo_root, repo_root,
-                                                      tmp_path):
+def test_apc_voc_config_trains_with_2_processes_tiny(demo_root, tmp_path):
     work_dir = str(tmp_path / 'apc')
     opts = _cfg_options(demo_root, 2)
-    out = _run(['bash', 'tools/dist_train.sh', 'configs/apc/apc_vitb_voc.py',
-                '2', '--work-dir', work_dir] + opts + TINY_APC_OPTIONS,
-               repo_root)
+    out = run_tool(['bash', 'tools/dist_train.sh',
+                    'configs/apc/apc_vitb_voc.py', '2', '--work-dir',
+                    work_dir] + opts + TINY_APC_OPTIONS, timeout=900)
     assert 'world_size=2' in out
     losses = _train_scalars(work_dir)
     assert [r['iter'] for r in losses] == [1, 2]

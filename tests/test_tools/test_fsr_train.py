@@ -7,7 +7,6 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -16,7 +15,8 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from PIL import Image
-from wsss_test_utils import REPO_ROOT, free_port
+from wsss_test_utils import (HERE, REPO_ROOT, dump_state_config,
+                             load_identical_rank_states, run_tool)
 
 from wsss_mm.registry import HOOKS, RUNNERS
 
@@ -35,6 +35,7 @@ def _small_cfg(work_dir, demo_root, max_iters):
     m.par_cfg = dict(dilations=(1, 2), num_iter=2)
     m.seg_start_iter = 0
     m.mask_cfg.random_ratio = 0.5  # iterations 0, 1 random; 2, 3 CAM
+    m.fsr_iters = 3  # FSR losses at 0, 1, 2; off and teacher frozen at 3
     m.loss_fsr.warmup_ratio = 1.0  # the temperature warms up throughout
     cfg.custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5)]
     cfg.train_pipeline[2].crop_size = 64
@@ -77,12 +78,19 @@ def _momenta(runner):
     return [float(v) for v in values]
 
 
+def _fsr_cls_losses(runner):
+    """The weighted certain FSR losses the message hub logged."""
+    values = runner.message_hub.get_scalar('train/loss_fsr_cls').data[0]
+    return [float(v) for v in values]
+
+
 def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
     full_dir = str(tmp_path / 'full')
     runner = RUNNERS.build(_small_cfg(full_dir, demo_root, 4))
     runner.train()
     full = {k: v.clone() for k, v in runner.model.state_dict().items()}
     full_momenta = _momenta(runner)
+    full_losses = _fsr_cls_losses(runner)
 
     part_dir = str(tmp_path / 'part')
     cfg = _small_cfg(part_dir, demo_root, 4)
@@ -111,25 +119,15 @@ def test_resume_restores_teacher_centres_and_schedules(demo_root, tmp_path):
                 'loss_fsr.class_center', 'loss_fsr.patch_center'):
         assert not torch.equal(half[key], full[key]), key
     assert int(full['teacher.steps']) == 5  # 1 + 4 updates
-    # the momentum schedule continued from iteration 2 (cosine over 4)
+    # the momentum schedule continued from iteration 2: cosine over
+    # fsr_iters (3), then 1.0; the FSR losses stop at iteration 3
     assert _momenta(runner) == full_momenta
-    assert full_momenta == [0.5, 0.5 + 0.25 * (1 - 2**-0.5), 0.75,
-                            0.75 + 0.25 * 2**-0.5]
+    assert full_momenta == pytest.approx([0.5, 0.625, 0.875, 1.0])
+    assert _fsr_cls_losses(runner) == full_losses
+    assert min(full_losses[:3]) > 0 == full_losses[3]
 
 
-def _run(cmd, timeout=600, pythonpath=()):
-    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
-    if pythonpath:
-        env['PYTHONPATH'] = os.pathsep.join(
-            list(pythonpath) + [REPO_ROOT, env.get('PYTHONPATH', '')])
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def _write_cfg(path, demo_root, extra=''):
+def _write_cfg(path, demo_root):
     """The demo FSR config, tiny, 2 iterations, on ``demo_root``."""
     with open(path, 'w') as f:
         f.write(f"""
@@ -158,34 +156,8 @@ test_dataloader = _dl
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=2))
-{extra}
 """)
     return path
-
-
-HOOK = """
-import torch
-from mmengine.hooks import Hook
-from wsss_mm.registry import HOOKS
-from wsss_mm.utils.fileio import save_atomic
-
-
-@HOOKS.register_module()
-class DumpTeacherHook(Hook):
-    priority = 'LOWEST'
-
-    def __init__(self, out_dir):
-        self.out_dir = out_dir
-
-    def after_train(self, runner):
-        model = getattr(runner.model, 'module', runner.model)
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()
-                 if k.startswith(('teacher.', 'loss_fsr.'))}
-        state['student_last_weight'] = model.projector.last_weight.detach(
-            ).clone()
-        path = f'{self.out_dir}/rank{runner.rank}.pth'
-        save_atomic(path, lambda f: torch.save(state, f))
-"""
 
 
 def test_two_processes_train_then_test_and_pseudo_labels(demo_root,
@@ -194,31 +166,24 @@ def test_two_processes_train_then_test_and_pseudo_labels(demo_root,
     gloo): both ranks end with identical teachers and centres; then
     tools/test.py (--tta, --show-dir) and tools/make_pseudo_labels.py on
     the checkpoint."""
-    (tmp_path / 'dump_teacher_hook.py').write_text(HOOK)
+    tiny = _write_cfg(str(tmp_path / 'fsr_tiny.py'), demo_root)
     dump = str(tmp_path / 'dump')
     os.makedirs(dump)
-    cfg = _write_cfg(
-        str(tmp_path / 'fsr_ddp.py'), demo_root,
-        extra=f"""
-custom_imports = dict(imports=['wsss_mm', 'dump_teacher_hook'],
-                      allow_failed_imports=False)
-custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
-                dict(type='DumpTeacherHook', out_dir={dump!r})]
-""")
+    cfg = dump_state_config(
+        str(tmp_path / 'fsr_ddp.py'), tiny, dump,
+        hooks=[dict(type='TeacherEMAHook', base_momentum=0.5)])
     work = str(tmp_path / 'work')
-    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
-               pythonpath=[str(tmp_path)])
+    out = run_tool(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
+        pythonpath=[HERE])
     assert 'world_size=2' in out
-    r0 = torch.load(osp.join(dump, 'rank0.pth'), weights_only=True)
-    r1 = torch.load(osp.join(dump, 'rank1.pth'), weights_only=True)
-    assert r0.keys() == r1.keys()
+    # every weight, the teacher's and the centres included, on both ranks
+    r0 = load_identical_rank_states(dump)
     assert any(k.startswith('teacher.module.backbone.') for k in r0)
-    for key in r0:
-        assert torch.equal(r0[key], r1[key]), key
     # the teacher moved: it is neither its start (steps 1) nor the student
     assert int(r0['teacher.steps']) == 3
     assert not torch.equal(r0['teacher.module.projector.last_weight'],
-                           r0['student_last_weight'])
+                           r0['projector.last_weight'])
     assert r0['loss_fsr.class_center'].abs().sum() > 0
 
     ckpt = osp.join(work, 'iter_2.pth')
@@ -239,9 +204,9 @@ custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
         r0['teacher.module.projector.last_weight'])
 
     show = str(tmp_path / 'show')
-    out = _run([sys.executable, 'tools/test.py', cfg, ckpt, '--tta',
-                '--show-dir', show, '--work-dir', str(tmp_path / 'test')],
-               pythonpath=[str(tmp_path)])
+    out = run_tool([sys.executable, 'tools/test.py', tiny, ckpt, '--tta',
+                    '--show-dir', show, '--work-dir',
+                    str(tmp_path / 'test')])
     miou = float(re.search(r'mIoU: ([0-9.]+)', out).group(1))
     # the printed figure is the one the result file records, under the TTA
     # protocol (its value against an independent count: test_test_tool.py)
@@ -255,9 +220,9 @@ custom_hooks = [dict(type='TeacherEMAHook', base_momentum=0.5),
     assert osp.getsize(osp.join(show, 'iou_per_class.png')) > 1000
 
     pseudo = str(tmp_path / 'pseudo')
-    _run([sys.executable, 'tools/make_pseudo_labels.py', cfg, ckpt, '--out',
-          pseudo, '--infer-from', 'classifier', '--workers', '0',
-          '--log-interval', '0'], pythonpath=[str(tmp_path)])
+    run_tool([sys.executable, 'tools/make_pseudo_labels.py', tiny, ckpt,
+              '--out', pseudo, '--infer-from', 'classifier', '--workers',
+              '0', '--log-interval', '0'])
     with open(osp.join(demo_root, 'image_labels.json')) as f:
         labels = json.load(f)
     names = sorted(os.listdir(osp.join(pseudo, 'pseudo')))

@@ -31,8 +31,11 @@ model = dict(
         mask_ratio=0.4,
         low_thr=0.2,
         high_thr=0.7,
-        random_ratio=0.2))
+        random_ratio=0.2),
+    # FSR losses (and the teacher's cosine momentum schedule) for the
+    # first fsr_iters iterations, then off (teacher frozen); None: the
+    # whole run, the public default (--fsr_iters = --max_iters).
+    fsr_iters=None)
 # The teacher follows the student after every optimizer step through
-# TeacherEMAHook (never in forward). custom_hooks cannot live in a
-# base beside default_runtime.py (mmengine refuses duplicate keys among
-# bases): every FSR leaf config lists it.
+# TeacherEMAHook (never in forward): FSR configs take
+# ../fsr_runtime.py, which adds it, instead of ../default_runtime.py.

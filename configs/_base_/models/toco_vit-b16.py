@@ -72,3 +72,9 @@ model = dict(
     cls_thr=0.0,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+# Dense CRF of `tools/test.py --crf` and `make_pseudo_labels.py --crf`:
+# ToCo's parameters (infer_seg_voc.py; TOCO_CRF of
+# wsss_mm/models/utils/crf.py), also FSR's; override with --crf-preset or
+# --cfg-options crf_cfg.bi_w=...
+crf_cfg = dict(
+    n_iters=10, pos_xy_std=1, pos_w=1, bi_xy_std=121, bi_rgb_std=5, bi_w=4)

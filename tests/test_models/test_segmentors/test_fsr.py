@@ -160,6 +160,36 @@ def test_seg_loss_switches_on_after_start(_fresh_hub):
     assert on['decode.loss_bce'].item() > 0.0
 
 
+def test_fsr_losses_stop_at_fsr_iters(_fresh_hub):
+    """fsr_iters=3: at iteration 2 the losses are those of a model without
+    the switch (fsr_iters=None, same weights); at 3 they are 0 and the
+    projector (used by the FSR losses only) gets zero gradients."""
+    views, samples = _views(), _samples([[0, 1, 0, 1], [0, 0, 1, 0]])
+    model = _model(fsr_iters=3)
+    reference = _model()
+    assert model.fsr_iters == 3 and reference.fsr_iters is None
+    for it in (2, 3):
+        _fresh_hub.update_info('iter', it)
+        torch.manual_seed(it)
+        got = model.loss(views, samples)
+        torch.manual_seed(it)
+        ref = reference.loss(views, samples)
+        assert got.keys() == ref.keys()
+        model.zero_grad()
+        sum(got.values()).backward()
+        grad = model.projector.last_weight.grad.abs().sum()
+        fsr_keys = ('loss_fsr_cls', 'loss_fsr_patch')
+        for key in got:
+            if it == 3 and key in fsr_keys:
+                assert got[key].item() == 0.0 < ref[key].item(), key
+            else:
+                torch.testing.assert_close(got[key], ref[key], rtol=0,
+                                           atol=0)
+        assert (grad > 0) if it == 2 else (grad == 0)
+    with pytest.raises(ValueError, match='fsr_iters'):
+        _model(fsr_iters=-1)
+
+
 @pytest.mark.parametrize('infer_from', ['decoder', 'classifier'])
 def test_predict_returns_seg_data_samples(infer_from):
     model = _model(infer_from=infer_from)

@@ -19,14 +19,20 @@ class TeacherEMAHook(Hook):
     follows FSR's cosine schedule
     (:func:`~wsss_mm.models.utils.fsr.cosine_momentum`) from
     ``base_momentum`` at iteration 0 to ``final_momentum`` at
-    ``momentum_iters`` (default: the run's ``max_iters``), computed from
+    ``momentum_iters``, then ``final_momentum``. It is computed from
     ``runner.iter``, so a resumed run continues on schedule. The hook runs
     at ``NORMAL`` priority, before the checkpoint hook saves.
+
+    The schedule's length is ``momentum_iters`` when given, else the
+    model's ``fsr_iters`` when it has one that is not None (FSR's public
+    code: cosine over ``--fsr_iters``, then 1.0), else the run's
+    ``max_iters``.
 
     Args:
         base_momentum (float): Momentum at iteration 0. Defaults to 0.9995.
         final_momentum (float): Momentum at the end. Defaults to 1.0.
-        momentum_iters (int, optional): Length of the cosine schedule.
+        momentum_iters (int, optional): Length of the cosine schedule
+            (overrides the model's ``fsr_iters``).
     """
 
     priority = 'NORMAL'
@@ -39,9 +45,18 @@ class TeacherEMAHook(Hook):
         self.final_momentum = final_momentum
         self.momentum_iters = momentum_iters
 
-    def momentum(self, cur_iter: int, max_iters: int) -> float:
-        """Teacher momentum of the 0-based iteration ``cur_iter``."""
-        total = self.momentum_iters or max_iters
+    def momentum(self,
+                 cur_iter: int,
+                 max_iters: int,
+                 fsr_iters: Optional[int] = None) -> float:
+        """Teacher momentum of the 0-based iteration ``cur_iter`` in a run
+        of ``max_iters`` whose model has ``fsr_iters``."""
+        if self.momentum_iters is not None:
+            total = self.momentum_iters
+        elif fsr_iters is not None:
+            total = fsr_iters
+        else:
+            total = max_iters
         return cosine_momentum(cur_iter, total, self.base_momentum,
                                self.final_momentum)
 
@@ -59,8 +74,10 @@ class TeacherEMAHook(Hook):
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
         """EMA update with the momentum of the iteration just done."""
-        momentum = self.momentum(runner.iter, runner.max_iters)
-        self._model(runner).update_teacher(momentum)
+        model = self._model(runner)
+        momentum = self.momentum(runner.iter, runner.max_iters,
+                                 getattr(model, 'fsr_iters', None))
+        model.update_teacher(momentum)
         runner.message_hub.update_scalar('train/teacher_momentum', momentum)
 
     @staticmethod

@@ -50,6 +50,7 @@ class FSR(ToCo):
              -> teacher [no grad, EMA copy of backbone + aggregator +
                 projector]: view 1 class token, view 2 patch tokens
              -> FSRLoss: loss_fsr_cls, loss_fsr_patch
+                (x 0 from iteration fsr_iters on)
 
     The teacher (``self.teacher``, an mmengine
     ``ExponentialMovingAverage``) is a submodule, so checkpoints and
@@ -59,6 +60,14 @@ class FSR(ToCo):
     (masking phase, teacher temperature, segmentation loss start) come from
     the runner's iteration (message hub), so a resumed run continues on
     schedule. Inference is ToCo's (decoder or CAMs, single view).
+
+    ``fsr_iters`` is the public code's ``--fsr_iters``: the FSR losses
+    count for the 0-based iterations ``< fsr_iters`` and are multiplied by
+    0 afterwards (the teacher's forward pass and the centre updates still
+    run, as in the public code), and ``TeacherEMAHook`` runs its cosine
+    momentum schedule over ``fsr_iters`` iterations, then holds the
+    momentum at 1.0 (teacher frozen). The masking phases do not depend on
+    it (random for the first ``random_ratio`` of ``max_iters``).
 
     Args:
         aggregator (dict): ``MaskedCrossAttentionAggregator`` config
@@ -72,6 +81,9 @@ class FSR(ToCo):
             random-masking fraction of training).
         max_iters (int, optional): Training length used outside a runner
             (inside one, the runner's ``max_iters``).
+        fsr_iters (int, optional): Iterations with the FSR losses (and the
+            teacher's momentum schedule); None: the whole run (the public
+            default: ``--fsr_iters`` = ``--max_iters``, 20k VOC, 80k COCO).
         **kwargs: :class:`ToCo` arguments (``ctc`` must stay None: FSR
             replaces class token contrast); the backbone needs
             ``with_mask_token=True``.
@@ -84,6 +96,7 @@ class FSR(ToCo):
                  loss_fsr: ConfigType = dict(type='FSRLoss'),
                  mask_cfg: OptConfigType = None,
                  max_iters: Optional[int] = None,
+                 fsr_iters: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if self.ctc is not None:
@@ -107,6 +120,9 @@ class FSR(ToCo):
         self.loss_fsr = MODELS.build(loss_fsr)
         self.mask_cfg = dict(_MASK_DEFAULTS, **(mask_cfg or {}))
         self.max_iters = max_iters
+        if fsr_iters is not None and fsr_iters < 0:
+            raise ValueError(f'fsr_iters must be >= 0, got {fsr_iters}')
+        self.fsr_iters = fsr_iters
         self.teacher = ExponentialMovingAverage(self.student_parts())
         # The teacher starts as a copy (init_weights) and is averaged from
         # the first update on (mmengine would copy at steps == 0).
@@ -156,6 +172,11 @@ class FSR(ToCo):
                 'FSR schedules need the training length: train with the '
                 'mmengine Runner or set model.max_iters')
         return current_iter(), int(max_iters)
+
+    def fsr_active(self, cur_iter: int) -> bool:
+        """Whether the FSR losses count at the 0-based ``cur_iter`` (the
+        public code's ``w_class_schedule[n_iter] != 0``)."""
+        return self.fsr_iters is None or cur_iter < self.fsr_iters
 
     def patch_grid(self, inputs: Tensor) -> Tuple[int, int]:
         """Patch grid ``(h, w)`` of an input (the patch embedding pads to
@@ -242,9 +263,12 @@ class FSR(ToCo):
             teacher_cls = teacher.projector(
                 teacher.aggregator(t_tokens[:b]))
             teacher_patch = teacher.projector(t_tokens[b:])
-        losses.update(
-            self.loss_fsr(student_cls, teacher_cls, student_patch,
-                          teacher_patch, mask2, cur_iter, max_iters))
+        fsr_losses = self.loss_fsr(student_cls, teacher_cls, student_patch,
+                                   teacher_patch, mask2, cur_iter, max_iters)
+        if not self.fsr_active(cur_iter):
+            # x 0, not dropped: the graph (and DDP's gradients) stay alike
+            fsr_losses = {k: v * 0.0 for k, v in fsr_losses.items()}
+        losses.update(fsr_losses)
         return losses
 
 
