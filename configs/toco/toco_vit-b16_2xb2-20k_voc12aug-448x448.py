@@ -11,7 +11,7 @@ _base_ = [
 ]
 crop_size = (448, 448)
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(
         type='RandomResize',
@@ -24,7 +24,7 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),
 ]

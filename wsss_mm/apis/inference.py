@@ -108,11 +108,12 @@ class WSSSInferencer(MMSegInferencer):
     """``MMSegInferencer`` for wsss_mm configs.
 
     mmseg's inferencer defaults to the ``mmseg`` scope and finds the image
-    loader of the test pipeline by the type name ``'LoadImageFromFile'``;
-    our pipelines use subclasses of it (``LoadWSSSImageFromFile``). This one
-    defaults to the ``wsss_mm`` scope and takes the first loader that is a
-    ``LoadImageFromFile`` subclass. ``MMSegInferencer(..., scope='wsss_mm')``
-    itself works on configs whose loader is ``LoadImageFromFile``.
+    loader of the test pipeline by the type name ``'LoadImageFromFile'``.
+    Our configs name their loader so (in the ``wsss_mm`` scope that name
+    builds ``LoadWSSSImageFromFile``), and ``MMSegInferencer(...,
+    scope='wsss_mm')`` runs them. This one defaults to the ``wsss_mm``
+    scope and takes the first loader that is a ``LoadImageFromFile``
+    subclass under any name (``LoadWSSSImageFromFile``, a plugin's).
 
     Example::
 
