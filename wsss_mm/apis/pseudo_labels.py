@@ -302,7 +302,9 @@ def generate_pseudo_labels(cfg: Config,
     """Write (CRF-refined) masks of a split and their metrics.
 
     Args:
-        cfg (Config): Model and dataset config.
+        cfg (Config): Model and dataset config. Its key
+            ``unsafe_load_checkpoint`` (``--unsafe-load-checkpoint``) lets
+            a checkpoint that needs full unpickling load.
         checkpoint (str): Checkpoint file.
         out_dir (str): Output folder (``pseudo/``, ``pseudo_crf/`` and the
             result files).
@@ -416,7 +418,9 @@ def _generate(cfg, checkpoint, out_dir, split, image_labels, crf, crf_cfg,
         split=split, source=prediction_source(model_cfg),
         image_labels=image_labels,
         tta=tta_protocol(cfg.tta_pipeline) if tta else None,
-        config=config_path, num_images=len(infos))
+        config=config_path, num_images=len(infos),
+        unsafe_load_checkpoint=bool(cfg.get('unsafe_load_checkpoint',
+                                            False)))
 
     my_indices = list(range(rank, len(infos), world_size))
     prefix = f'[rank {rank}/{world_size}]' if world_size > 1 else '[pseudo]'
