@@ -42,7 +42,8 @@ from wsss_mm.evaluation.protocol import (IMAGE_LABEL_MODES, build_protocol,
                                          metrics_dict, prediction_source,
                                          protocol_label, tta_protocol,
                                          write_result)
-from wsss_mm.models.segmentors.tta import outputs_probabilities
+from wsss_mm.models.segmentors.tta import (image_labels_over_views,
+                                           outputs_probabilities)
 from wsss_mm.models.utils.crf import CRF_PRESETS, dense_crf
 from wsss_mm.registry import DATASETS, MODELS, TRANSFORMS
 from wsss_mm.utils.compat import init_cpu_distributed, shutdown_distributed
@@ -256,19 +257,16 @@ def build_pseudo_label_model(cfg: Config,
 
 
 def _predicted_labels(model: torch.nn.Module, data: dict) -> np.ndarray:
-    """Multi-hot image labels the model predicts for one packed sample (the
-    first view under TTA)."""
-    inner = getattr(model, 'module', model)
-    if not hasattr(inner, 'predict_image_labels'):
-        raise ValueError(
-            f'{type(inner).__name__} predicts no image labels: use '
-            "image_labels='gt' (an oracle off the train split) or 'none'")
-    if isinstance(data['inputs'], list):  # TestTimeAug: a list of views
-        data = dict(inputs=data['inputs'][0],
-                    data_samples=data['data_samples'][0])
-    batch = inner.data_preprocessor(pseudo_collate([data]), False)
+    """Multi-hot image labels the model predicts for one packed sample;
+    under TTA from the class scores of all views, averaged
+    (:func:`~wsss_mm.models.segmentors.tta.image_labels_over_views`)."""
+    batch = pseudo_collate([data])
+    if not isinstance(data['inputs'], list):  # one view (no TestTimeAug)
+        batch = {key: [value] for key, value in batch.items()}
     with torch.no_grad():
-        return inner.predict_image_labels(batch['inputs'])[0].cpu().numpy()
+        labels = image_labels_over_views(getattr(model, 'module', model),
+                                         batch)
+    return labels[0].cpu().numpy()
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
-from wsss_mm.models.utils import patch_to_pixel_labels
+from wsss_mm.models.utils import image_labels_from_views, patch_to_pixel_labels
 from wsss_mm.registry import MODELS
 
 # Affine views for the equivariance loss, each self-contained on [.., h, w].
@@ -67,12 +67,23 @@ def img_metas_for_inference(inputs: Tensor,
 def image_labels_for_inference(data_samples: OptSampleList,
                                use_gt_image_labels: bool,
                                device: torch.device) -> Optional[Tensor]:
-    """``[B, C]`` ground-truth image labels to restrict predictions to,
-    when enabled and every sample carries them; else None (predicted)."""
-    if (not use_gt_image_labels or not data_samples
-            or any('gt_image_labels' not in s for s in data_samples)):
+    """``[B, C]`` image labels to restrict predictions to.
+
+    The ground-truth ``gt_image_labels`` when enabled and every sample
+    carries them; else ``pred_image_labels`` when every sample carries
+    them (labels predicted from all test-time augmentation views by
+    :class:`~wsss_mm.models.segmentors.WSSSTTAModel`); else None (the
+    segmentor predicts them from its input).
+    """
+    if not data_samples:
         return None
-    return stack_image_labels(data_samples).to(device)
+    if use_gt_image_labels and all('gt_image_labels' in s
+                                   for s in data_samples):
+        return stack_image_labels(data_samples).to(device)
+    if all('pred_image_labels' in s for s in data_samples):
+        return torch.stack([torch.as_tensor(s.pred_image_labels)
+                            for s in data_samples]).float().to(device)
+    return None
 
 
 def refuse_pixel_ground_truth(data_samples: SampleList) -> None:
@@ -270,18 +281,25 @@ class PatchClassifierSegmentor(BaseSegmentor):
         feats = self.extract_feat(inputs)
         probs = self.cls_head(self.classifier_feat(feats))
         if image_labels is None:
-            image_labels = (self.cls_head.pool(probs) > self.cls_thr).float()
+            image_labels = image_labels_from_views(
+                [self.cls_head.pool(probs)], self.cls_thr).float()
         probs = probs * image_labels[:, :, None, None]
         return F.interpolate(
             probs, size=inputs.shape[-2:], mode='bilinear',
             align_corners=False)
 
+    def image_label_scores(self, inputs: Tensor) -> Tensor:
+        """Pooled class scores ``[B, C]`` of the classifier: the image
+        labels are the classes scoring above ``cls_thr`` (averaged over the
+        views under test-time augmentation)."""
+        feats = self.extract_feat(inputs)
+        return self.cls_head.pool(self.cls_head(self.classifier_feat(feats)))
+
     def predict_image_labels(self, inputs: Tensor) -> Tensor:
         """Image-level labels the classifier predicts: ``[B, C]`` multi-hot,
         classes whose pooled score exceeds ``cls_thr``."""
-        feats = self.extract_feat(inputs)
-        probs = self.cls_head(self.classifier_feat(feats))
-        return (self.cls_head.pool(probs) > self.cls_thr).long()
+        return image_labels_from_views([self.image_label_scores(inputs)],
+                                       self.cls_thr)
 
     def predict(self,
                 inputs: Tensor,
