@@ -5,6 +5,7 @@ from .contrast import patch_contrast_loss
 from .dense_energy import (bilateral_filter, dense_energy_loss,
                            scaled_dense_energy)
 from .equivariance import equivariance_loss
+from .eval_mode import eval_mode
 from .fsr import (cosine_momentum, ema_center, fsr_class_loss, fsr_patch_loss,
                   fsr_teacher_probs, is_random_mask_phase, teacher_temperature,
                   uncertain_block_mask)
@@ -32,5 +33,6 @@ __all__ = [
     'pixel_adaptive_refine', 'token_contrast_loss', 'labels_to_affinity',
     'crop_from_uncertain', 'class_token_contrast_loss', 'bilateral_filter',
     'dense_energy_loss', 'scaled_dense_energy', 'balanced_cross_entropy',
-    'random_resized_views', 'random_hflip', 'image_labels_from_views'
+    'random_resized_views', 'random_hflip', 'image_labels_from_views',
+    'eval_mode'
 ]
