@@ -293,3 +293,8 @@ def test_vitpcm_recipe_frozen_epoch_then_last_five_blocks():
     assert cfg.train_cfg.max_iters == 80 * 662
     assert cfg.optim_wrapper.optimizer.lr == 1e-3
     assert 'custom_keys' not in cfg.optim_wrapper.get('paramwise_cfg', {})
+    # ViT-PCM's equivariance target is predicted with dropout off; APC's
+    # configs have no equivariance loss
+    assert cfg.model.equivariance.target_without_dropout is True
+    apc = Config.fromfile(osp.join(REPO_ROOT, 'configs/apc/apc_vitb_voc.py'))
+    assert apc.model.get('equivariance') is None

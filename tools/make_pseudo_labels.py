@@ -26,7 +26,9 @@ from typing import Optional, Sequence
 
 from wsss_mm.apis import generate_pseudo_labels
 from wsss_mm.models.utils.crf import CRF_PRESETS
-from wsss_mm.utils.cli import add_launch_args, export_local_rank, load_config
+from wsss_mm.utils.cli import (add_launch_args, add_unsafe_load_arg,
+                               apply_unsafe_load, export_local_rank,
+                               load_config)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -73,6 +75,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='torch threads of the model on CPU (default: the cores per '
         'rank not taken by CRF workers, at least 1)')
     add_launch_args(parser, launcher_help='job launcher (shards the split)')
+    add_unsafe_load_arg(parser)
     args = parser.parse_args(argv)
     export_local_rank(args)
     return args
@@ -81,6 +84,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.launcher)
+    apply_unsafe_load(cfg, args)
     out_dir = args.out or osp.join(
         'work_dirs', 'pseudo_labels',
         osp.splitext(osp.basename(args.config))[0], args.split)

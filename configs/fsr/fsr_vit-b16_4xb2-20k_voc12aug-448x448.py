@@ -12,7 +12,7 @@ _base_ = [
 ]
 crop_size = 448
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(
         type='FSRTwoViews',

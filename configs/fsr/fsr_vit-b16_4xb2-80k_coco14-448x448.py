@@ -14,7 +14,7 @@ model = dict(
     decode_head=dict(num_classes=num_classes),
     cam_cfg=dict(bkg_thr=0.45, high_thr=0.65, low_thr=0.25))
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(
         type='FSRTwoViews',

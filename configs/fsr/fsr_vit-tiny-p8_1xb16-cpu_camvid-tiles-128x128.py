@@ -18,7 +18,7 @@ model = dict(
         loss_decode=dict(background_index=None)),
     seg_start_iter=250)
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='CropTile'),
     dict(type='LoadImageLevelLabels'),
     dict(

@@ -22,7 +22,7 @@ model = dict(
             feedforward_channels=embed_dims * 4)),
     decode_head=dict(num_classes=num_classes))
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(
         type='FSRTwoViews',

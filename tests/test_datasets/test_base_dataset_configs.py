@@ -43,11 +43,11 @@ def _check_loaders(cfg, workers):
     assert cfg.val_evaluator == dict(type='IoUMetric', iou_metrics=['mIoU'])
     assert cfg.test_evaluator == cfg.val_evaluator
     types = [t['type'] for t in cfg.train_pipeline]
-    assert types[0] == 'LoadWSSSImageFromFile'
+    assert types[0] == 'LoadImageFromFile'
     assert 'LoadImageLevelLabels' in types and types[-1] == 'PackWSSSInputs'
     assert not any('Annotations' in t for t in types)
     test_types = [t['type'] for t in cfg.test_pipeline]
-    assert test_types[0] == 'LoadWSSSImageFromFile'
+    assert test_types[0] == 'LoadImageFromFile'
     # ground truth read through the loader that checks its ids
     assert 'LoadWSSSAnnotations' in test_types
     assert test_types[-1] == 'PackWSSSInputs'
@@ -188,7 +188,7 @@ def test_camvid_tiles_config(shared_data):
     _check_loaders(cfg, 4)
     assert cfg.data_root == 'data/camvid'
     assert [t['type'] for t in cfg.train_pipeline
-            ][:2] == ['LoadWSSSImageFromFile', 'CropTile']
+            ][:2] == ['LoadImageFromFile', 'CropTile']
     root = shared_data('camvid')
     train = _build(cfg.train_dataloader, data_root=root)
     assert 11 * 367 < len(train) <= 12 * 367

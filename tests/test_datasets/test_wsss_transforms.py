@@ -3,6 +3,8 @@ CropTile."""
 import numpy as np
 import pytest
 import torch
+from mmcv.transforms import TRANSFORMS as MMCV_TRANSFORMS
+from mmcv.transforms import LoadImageFromFile
 from PIL import Image
 
 from wsss_mm.datasets.transforms import (CropTile, ImageLoadError,
@@ -17,6 +19,10 @@ def test_registered_in_wsss_scope():
         assert TRANSFORMS.get(name).__module__.startswith('wsss_mm.')
     # mmseg transforms resolve through the parent registry
     assert TRANSFORMS.get('LoadAnnotations') is not None
+    # our loader under mmcv's name in the wsss_mm scope (mmseg's
+    # MMSegInferencer looks the loader up by that name); mmcv's elsewhere
+    assert TRANSFORMS.get('LoadImageFromFile') is LoadWSSSImageFromFile
+    assert MMCV_TRANSFORMS.get('LoadImageFromFile') is LoadImageFromFile
 
 
 def test_image_labels_with_background():
@@ -171,3 +177,7 @@ def test_load_image_corrupt(tmp_path, content):
         LoadWSSSImageFromFile()(dict(img_path=str(path)))
     assert isinstance(e.value, OSError)
     assert 'not a valid image' in str(e.value)
+    # the same class under mmcv's name in the wsss_mm scope
+    with pytest.raises(ImageLoadError, match='broken.jpg'):
+        TRANSFORMS.build(dict(type='LoadImageFromFile'))(
+            dict(img_path=str(path)))

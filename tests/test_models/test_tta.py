@@ -213,3 +213,75 @@ def test_tta_configs_build_and_run(name, merge, n_copies, image_file):
     if 'toco' not in name:
         agree = (pred == single.pred_sem_seg.data).float().mean().item()
         assert agree >= 0.97, agree
+
+
+class HalfClassifier(PixelSegmentor):
+    """Infers from a 'classifier' with predicted image labels, as
+    PatchClassifierSegmentor does: the class scores of an input are
+    ``[1, mean R, mean G]`` of its left half (RGB in 0..1); its class maps
+    are 1/3 everywhere, zeroed for classes outside the image labels
+    (``image_labels_for_inference``, else its own prediction)."""
+
+    cls_thr = 0.4
+    use_gt_image_labels = True
+
+    def __init__(self):
+        super().__init__(infer_from='classifier')
+
+    def image_label_scores(self, inputs):
+        left = inputs[..., :inputs.shape[-1] // 2]
+        rg = left[:, :2].mean(dim=(2, 3))
+        return torch.cat([torch.ones_like(rg[:, :1]), rg], dim=1)
+
+    def predict(self, inputs, data_samples=None):
+        from wsss_mm.models.segmentors.patch_classifier_segmentor import \
+            image_labels_for_inference
+        labels = image_labels_for_inference(data_samples,
+                                            self.use_gt_image_labels,
+                                            inputs.device)
+        if labels is None:
+            labels = (self.image_label_scores(inputs) > self.cls_thr).float()
+        maps = torch.full((inputs.shape[0], 3) + inputs.shape[-2:], 1 / 3)
+        return self.postprocess_result(maps * labels[:, :, None, None],
+                                       data_samples)
+
+
+def test_predicted_image_labels_come_from_all_views(tmp_path):
+    """Left half red, right half green. Not flipped, the left half scores
+    [1, 1, 0] (labels {0, 1} with cls_thr 0.4); flipped, [1, 0, 1]
+    (labels {0, 2}). Averaged over the two views: [1, 0.5, 0.5], labels
+    {0, 1, 2}, which every view is then restricted to."""
+    from wsss_mm.apis.pseudo_labels import _predicted_labels
+    from wsss_mm.models.segmentors.tta import image_labels_over_views
+    img = np.zeros((H, W, 3), np.uint8)
+    img[:, :W // 2, 0] = 255
+    img[:, W // 2:, 1] = 255
+    path = str(tmp_path / 'halves.png')
+    Image.fromarray(img).save(path)
+    model = HalfClassifier()
+    data = Compose(_flip_pipeline())(dict(img_path=path))
+    first = dict(inputs=data['inputs'][0],
+                 data_samples=data['data_samples'][0])
+    with torch.no_grad():
+        # the first view alone
+        assert _predicted_labels(model, first).tolist() == [1, 1, 0]
+        assert _run_plain(model, path).seg_logits.data[2].max() == 0
+        # all views: wrapped in the TTA model (tools/test.py --crf) or not
+        tta = WSSSTTAModel(module=model)
+        for m in (tta, model):
+            assert _predicted_labels(m, data).tolist() == [1, 1, 1]
+        assert image_labels_over_views(
+            model, pseudo_collate([data])).tolist() == [[1, 1, 1]]
+        # the runner's --tta path: every copy restricted to {0, 1, 2}
+        out = tta.test_step(pseudo_collate([data]))[0]
+    torch.testing.assert_close(out.seg_logits.data,
+                               torch.full((3, H, W), 1 / 3))
+    # ground-truth image labels, when used, are not replaced
+    data = Compose(_flip_pipeline())(dict(img_path=path))
+    for sample in data['data_samples']:
+        sample.gt_image_labels = torch.tensor([1., 1., 0.])
+    with torch.no_grad():
+        out = tta.test_step(pseudo_collate([data]))[0]
+    torch.testing.assert_close(out.seg_logits.data[2], torch.zeros(H, W))
+    torch.testing.assert_close(out.seg_logits.data[1],
+                               torch.full((H, W), 1 / 3))

@@ -37,7 +37,7 @@ def test_split_pipeline(repo_root):
         osp.join(repo_root, 'configs/_base_/tta/toco_ms_flip.py'))
     load, rest = split_pipeline(list(tta.tta_pipeline), with_gt=True)
     assert [t['type'] for t in load] == [
-        'LoadWSSSImageFromFile', 'LoadWSSSAnnotations', 'LoadImageLevelLabels'
+        'LoadImageFromFile', 'LoadWSSSAnnotations', 'LoadImageLevelLabels'
     ]
     assert load[1]['imdecode_backend'] == 'pillow'
     assert [t['type'] for t in rest] == ['TestTimeAug']

@@ -135,3 +135,34 @@ def test_mmseg_and_wsss_inference_apis_agree(stock_trained, demo_root):
                           ours.pred_sem_seg.data[0].numpy())
     with pytest.raises(FileNotFoundError, match='no_such.pth'):
         init_model(DEMO_CFG, 'no_such.pth')
+
+
+def test_stock_mmseg_inferencer_matches_our_inference(stock_trained,
+                                                      demo_root):
+    """mmseg's own MMSegInferencer, unchanged, on our config: it finds the
+    loader by the name ``LoadImageFromFile`` (ours in the wsss_mm scope)
+    and predicts what ``wsss_mm.apis.inference_model`` predicts."""
+    _, ckpt = stock_trained
+    import mmcv
+    from mmseg.apis import MMSegInferencer
+
+    from wsss_mm.apis import inference_model, init_model
+    from wsss_mm.datasets.transforms import LoadWSSSImageFromFile
+    names = sorted(os.listdir(osp.join(demo_root, 'JPEGImages')))[:2]
+    imgs = [osp.join(demo_root, 'JPEGImages', n) for n in names]
+    model = init_model(DEMO_CFG, ckpt, device='cpu')
+    ours = [inference_model(model, img) for img in imgs]
+
+    inferencer = MMSegInferencer(DEMO_CFG, ckpt, device='cpu',
+                                 scope='wsss_mm')
+    # InferencerLoader built our loader for file paths
+    assert type(inferencer.pipeline.transforms[0].from_file
+                ) is LoadWSSSImageFromFile
+    assert inferencer.model.dataset_meta['classes'][1] == 'circle'
+    theirs = inferencer(imgs, return_datasamples=True)
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+        assert torch.equal(a.seg_logits.data, b.seg_logits.data)
+    # the plain output on a BGR array
+    masks = inferencer(mmcv.imread(imgs[1]))['predictions']
+    assert np.array_equal(masks, ours[1].pred_sem_seg.data[0].numpy())

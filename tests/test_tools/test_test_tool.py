@@ -30,13 +30,13 @@ def _options(root):
     return opts
 
 
-def _run_test_tool(args):
+def _run_test_tool(args, returncode=0):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, 'tools/test.py'] + args,
                           cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+    assert proc.returncode == returncode, out[-4000:]
     return out
 
 
@@ -124,3 +124,50 @@ def test_test_tool_crf_with_tta(demo_root, demo_ckpt, tmp_path):
 
         assert res['metrics']['mIoU'] == pytest.approx(
             _count_miou(read, demo_root, names), abs=0.006)
+
+
+def test_test_tool_crf_honours_unsafe_load(demo_root, demo_ckpt, tmp_path):
+    """An old mmengine checkpoint (pickled numpy and HistoryBuffer objects)
+    is refused on the --crf path too, and loads with
+    --unsafe-load-checkpoint: the masks are the predictions of its weights,
+    and the result files (with and without --crf) read its iteration.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    from wsss_mm.utils.checkpoint import CheckpointError
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    old = str(tmp_path / 'old_mmengine.pth')
+    torch.save(dict(torch.load(demo_ckpt), meta={'iter': 5,
+                                                  'seed': np.int64(0)},
+                    message_hub={'log_scalars': {'loss': buf}}), old)
+    with pytest.raises(CheckpointError, match='--unsafe-load-checkpoint'):
+        init_model(DEMO_CFG, old, device='cpu')
+    model = init_model(DEMO_CFG, old, device='cpu',
+                       cfg_options=dict(unsafe_load_checkpoint=True))
+
+    args = [DEMO_CFG, old, '--crf', '--workers', '0', '--cfg-options'
+            ] + _options(demo_root)
+    refused = _run_test_tool(
+        args + ['--work-dir', str(tmp_path / 'refused')], returncode=1)
+    assert 'refused' in refused and old in refused
+    assert not glob.glob(str(tmp_path / 'refused' / 'crf' / 'pseudo' / '*'))
+    work = str(tmp_path / 'unsafe')
+    _run_test_tool(args + ['--work-dir', work, '--unsafe-load-checkpoint'])
+    names = open(osp.join(demo_root, 'ImageSets/Segmentation/val.txt')
+                 ).read().split()
+    for name in names:
+        mask = np.array(Image.open(osp.join(work, 'crf', 'pseudo',
+                                            name + '.png')))
+        pred = inference_model(
+            model, osp.join(demo_root, 'JPEGImages', name + '.jpg'))
+        np.testing.assert_array_equal(mask, pred.pred_sem_seg.data[0])
+    result = json.load(open(osp.join(work, 'crf', 'result_test_crf.json')))
+    assert result['protocol']['iteration'] == 5
+    # the runner's path: the model and the result hook honour the flag too
+    work = str(tmp_path / 'plain')
+    _run_test_tool([DEMO_CFG, old, '--work-dir', work,
+                    '--unsafe-load-checkpoint', '--cfg-options'] +
+                   _options(demo_root))
+    files = glob.glob(osp.join(work, '*', 'result_test.json'))
+    assert json.load(open(files[0]))['protocol']['iteration'] == 5

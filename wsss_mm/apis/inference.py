@@ -21,12 +21,13 @@ import torch
 from mmcv.transforms import LoadImageFromFile
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.apis import MMSegInferencer
 from mmseg.apis import inference_model as mmseg_inference_model
 from mmseg.apis import init_model as mmseg_init_model
 
 from wsss_mm.registry import DATASETS, INFERENCERS, TRANSFORMS
+from wsss_mm.utils.checkpoint import load_checkpoint_file
 from wsss_mm.utils.setup_env import register_all_modules
 
 ImageType = Union[str, np.ndarray]
@@ -47,6 +48,12 @@ def init_model(config: Union[str, Path, Config],
         config (str | Path | Config): Config file or object.
         checkpoint (str, optional): Checkpoint file (a checkpoint written by
             our runner, or a plain state dict). None: random weights.
+            Loaded weights-only; a file that needs full unpickling (an old
+            mmengine checkpoint) is refused unless the config key
+            ``unsafe_load_checkpoint`` is True (the tools'
+            ``--unsafe-load-checkpoint``, or
+            ``cfg_options=dict(unsafe_load_checkpoint=True)``), as in
+            :class:`~wsss_mm.engine.WSSSRunner`.
         device (str, optional): Torch device; default :func:`default_device`.
         cfg_options (dict, optional): Overrides merged into the config.
 
@@ -55,6 +62,8 @@ def init_model(config: Union[str, Path, Config],
 
     Raises:
         FileNotFoundError: The config or the checkpoint file is missing.
+        CheckpointError: The checkpoint is unreadable, or refused (see
+            ``checkpoint``).
     """
     register_all_modules(init_default_scope=False)
     if isinstance(config, (str, Path)) and not osp.isfile(config):
@@ -67,9 +76,12 @@ def init_model(config: Union[str, Path, Config],
         config, None, device=device or default_device(),
         cfg_options=cfg_options)
     if checkpoint is not None:
-        # mmengine's loader, weights only (wsss_mm.utils.checkpoint);
+        # Weights only unless the config opts in, as the runner loads;
         # plain state dicts without 'meta' load too, unlike mmseg's.
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = load_checkpoint_file(
+            checkpoint, 'cpu',
+            unsafe=bool(model.cfg.get('unsafe_load_checkpoint', False)))
+        _load_checkpoint_to_model(model, ckpt)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']
@@ -108,11 +120,12 @@ class WSSSInferencer(MMSegInferencer):
     """``MMSegInferencer`` for wsss_mm configs.
 
     mmseg's inferencer defaults to the ``mmseg`` scope and finds the image
-    loader of the test pipeline by the type name ``'LoadImageFromFile'``;
-    our pipelines use subclasses of it (``LoadWSSSImageFromFile``). This one
-    defaults to the ``wsss_mm`` scope and takes the first loader that is a
-    ``LoadImageFromFile`` subclass. ``MMSegInferencer(..., scope='wsss_mm')``
-    itself works on configs whose loader is ``LoadImageFromFile``.
+    loader of the test pipeline by the type name ``'LoadImageFromFile'``.
+    Our configs name their loader so (in the ``wsss_mm`` scope that name
+    builds ``LoadWSSSImageFromFile``), and ``MMSegInferencer(...,
+    scope='wsss_mm')`` runs them. This one defaults to the ``wsss_mm``
+    scope and takes the first loader that is a ``LoadImageFromFile``
+    subclass under any name (``LoadWSSSImageFromFile``, a plugin's).
 
     Example::
 

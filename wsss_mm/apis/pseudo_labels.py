@@ -42,7 +42,8 @@ from wsss_mm.evaluation.protocol import (IMAGE_LABEL_MODES, build_protocol,
                                          metrics_dict, prediction_source,
                                          protocol_label, tta_protocol,
                                          write_result)
-from wsss_mm.models.segmentors.tta import outputs_probabilities
+from wsss_mm.models.segmentors.tta import (image_labels_over_views,
+                                           outputs_probabilities)
 from wsss_mm.models.utils.crf import CRF_PRESETS, dense_crf
 from wsss_mm.registry import DATASETS, MODELS, TRANSFORMS
 from wsss_mm.utils.compat import init_cpu_distributed, shutdown_distributed
@@ -256,19 +257,16 @@ def build_pseudo_label_model(cfg: Config,
 
 
 def _predicted_labels(model: torch.nn.Module, data: dict) -> np.ndarray:
-    """Multi-hot image labels the model predicts for one packed sample (the
-    first view under TTA)."""
-    inner = getattr(model, 'module', model)
-    if not hasattr(inner, 'predict_image_labels'):
-        raise ValueError(
-            f'{type(inner).__name__} predicts no image labels: use '
-            "image_labels='gt' (an oracle off the train split) or 'none'")
-    if isinstance(data['inputs'], list):  # TestTimeAug: a list of views
-        data = dict(inputs=data['inputs'][0],
-                    data_samples=data['data_samples'][0])
-    batch = inner.data_preprocessor(pseudo_collate([data]), False)
+    """Multi-hot image labels the model predicts for one packed sample;
+    under TTA from the class scores of all views, averaged
+    (:func:`~wsss_mm.models.segmentors.tta.image_labels_over_views`)."""
+    batch = pseudo_collate([data])
+    if not isinstance(data['inputs'], list):  # one view (no TestTimeAug)
+        batch = {key: [value] for key, value in batch.items()}
     with torch.no_grad():
-        return inner.predict_image_labels(batch['inputs'])[0].cpu().numpy()
+        labels = image_labels_over_views(getattr(model, 'module', model),
+                                         batch)
+    return labels[0].cpu().numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -302,7 +300,9 @@ def generate_pseudo_labels(cfg: Config,
     """Write (CRF-refined) masks of a split and their metrics.
 
     Args:
-        cfg (Config): Model and dataset config.
+        cfg (Config): Model and dataset config. Its key
+            ``unsafe_load_checkpoint`` (``--unsafe-load-checkpoint``) lets
+            a checkpoint that needs full unpickling load.
         checkpoint (str): Checkpoint file.
         out_dir (str): Output folder (``pseudo/``, ``pseudo_crf/`` and the
             result files).
@@ -416,7 +416,9 @@ def _generate(cfg, checkpoint, out_dir, split, image_labels, crf, crf_cfg,
         split=split, source=prediction_source(model_cfg),
         image_labels=image_labels,
         tta=tta_protocol(cfg.tta_pipeline) if tta else None,
-        config=config_path, num_images=len(infos))
+        config=config_path, num_images=len(infos),
+        unsafe_load_checkpoint=bool(cfg.get('unsafe_load_checkpoint',
+                                            False)))
 
     my_indices = list(range(rank, len(infos), world_size))
     prefix = f'[rank {rank}/{world_size}]' if world_size > 1 else '[pseudo]'

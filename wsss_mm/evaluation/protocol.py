@@ -69,13 +69,18 @@ def prediction_source(model_cfg: dict) -> str:
     return 'decoder'
 
 
-def checkpoint_info(path: Optional[str]) -> Dict[str, Any]:
-    """Path, sha256 and training iteration of a checkpoint file."""
+def checkpoint_info(path: Optional[str],
+                    unsafe: bool = False) -> Dict[str, Any]:
+    """Path, sha256 and training iteration of a checkpoint file.
+
+    ``unsafe``: unpickle it fully (``--unsafe-load-checkpoint``), as the
+    model was loaded; else a file that needs it is refused.
+    """
     if path is None or not osp.isfile(path):  # none, or a URL
         return dict(path=path, sha256=None, iteration=None)
     iteration = None
     from wsss_mm.utils.checkpoint import load_checkpoint_file
-    ckpt = load_checkpoint_file(path, map_location='cpu')
+    ckpt = load_checkpoint_file(path, map_location='cpu', unsafe=unsafe)
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     iteration = meta.get('iter')  # None for a plain state dict
     return dict(
@@ -91,7 +96,8 @@ def build_protocol(*,
                    crf: Optional[dict],
                    checkpoint: Optional[str],
                    config: Optional[str],
-                   num_images: Optional[int] = None) -> Dict[str, Any]:
+                   num_images: Optional[int] = None,
+                   unsafe_load_checkpoint: bool = False) -> Dict[str, Any]:
     """The protocol record of one run.
 
     Args:
@@ -104,11 +110,13 @@ def build_protocol(*,
         checkpoint (str, optional): Checkpoint file (hashed here).
         config (str, optional): Config file.
         num_images (int, optional): Images evaluated.
+        unsafe_load_checkpoint (bool): Read a checkpoint that needs full
+            unpickling (the config key of ``--unsafe-load-checkpoint``).
     """
     if image_labels not in IMAGE_LABEL_MODES:
         raise ValueError(f'image_labels must be one of {IMAGE_LABEL_MODES}, '
                          f'got {image_labels!r}')
-    ckpt = checkpoint_info(checkpoint)
+    ckpt = checkpoint_info(checkpoint, unsafe=unsafe_load_checkpoint)
     return dict(
         split=split,
         prediction_source=source,

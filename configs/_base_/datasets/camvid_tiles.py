@@ -6,6 +6,9 @@
 #       val_dataloader.dataset.data_root=../shared/data/camvid \
 #       test_dataloader.dataset.data_root=../shared/data/camvid
 # Train pipelines never load pixel masks (no label leakage); val/test do.
+# In the wsss_mm scope 'LoadImageFromFile' is wsss_mm's
+# LoadWSSSImageFromFile (errors name a missing or corrupt file); the name
+# lets mmseg's MMSegInferencer find the loader.
 dataset_type = 'CamVidTilesDataset'
 data_root = 'data/camvid'
 grid = (4, 3)
@@ -13,7 +16,7 @@ min_label_fraction = 0.01
 crop_size = (128, 128)
 
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='CropTile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
@@ -23,7 +26,7 @@ train_pipeline = [
 ]
 # Tiles are evaluated at their own size (the model resizes its input).
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadWSSSAnnotations'),
     dict(type='CropTile'),
     dict(type='PackWSSSInputs'),

@@ -4,13 +4,16 @@
 #       --ann data/coco/annotations/instances_train2014.json \
 #       --img-dir data/coco/train2014 --out data/coco2014
 # Train pipelines never load pixel masks (no label leakage); val/test do.
+# In the wsss_mm scope 'LoadImageFromFile' is wsss_mm's
+# LoadWSSSImageFromFile (errors name a missing or corrupt file); the name
+# lets mmseg's MMSegInferencer find the loader.
 dataset_type = 'COCOWSSSDataset'
 data_root = 'data/coco2014'
 crop_size = (384, 384)
 test_size = (960, 960)
 
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
@@ -18,7 +21,7 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=test_size, keep_ratio=False),
     dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),

@@ -6,7 +6,7 @@
 _base_ = ['./coco14.py']
 crop_size = (448, 448)
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(
         type='RandomResize',
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),
 ]

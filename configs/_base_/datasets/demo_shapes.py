@@ -2,19 +2,22 @@
 # Prepare: python tools/dataset_converters/make_demo_data.py \
 #              --out data/demo_shapes
 # Train pipelines never load pixel masks (no label leakage); val/test do.
+# In the wsss_mm scope 'LoadImageFromFile' is wsss_mm's
+# LoadWSSSImageFromFile (errors name a missing or corrupt file); the name
+# lets mmseg's MMSegInferencer find the loader.
 dataset_type = 'DemoShapesDataset'
 data_root = 'data/demo_shapes'
 img_size = (128, 128)
 
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=img_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_size, keep_ratio=False),
     dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),
     dict(type='PackWSSSInputs'),

@@ -2,13 +2,16 @@
 # Prepare: python tools/dataset_converters/voc_aug.py data/VOCdevkit/VOC2012
 #              --sbd data/benchmark_RELEASE
 # Train pipelines never load pixel masks (no label leakage); val/test do.
+# In the wsss_mm scope 'LoadImageFromFile' is wsss_mm's
+# LoadWSSSImageFromFile (errors name a missing or corrupt file); the name
+# lets mmseg's MMSegInferencer find the loader.
 dataset_type = 'VOCWSSSDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (384, 384)
 test_size = (960, 960)
 
 train_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
@@ -16,7 +19,7 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=test_size, keep_ratio=False),
     # pillow reads VOC palette PNGs as class ids (cv2 would expand colours)
     dict(type='LoadWSSSAnnotations', imdecode_backend='pillow'),

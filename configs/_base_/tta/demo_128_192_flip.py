@@ -2,7 +2,7 @@
 # (128) and 1.5x, each with a horizontal flip. Each method config sets its
 # own `tta_model` (how the views merge).
 tta_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[

@@ -7,7 +7,7 @@
 tta_model = dict(
     type='WSSSTTAModel', activation='none', flip_merge='sum', merge='max')
 tta_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[

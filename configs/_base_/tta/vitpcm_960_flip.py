@@ -6,7 +6,7 @@
 # by two bases: no other base may define tta_model or tta_pipeline.
 tta_model = dict(type='WSSSTTAModel', merge='mean', activation='auto')
 tta_pipeline = [
-    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[

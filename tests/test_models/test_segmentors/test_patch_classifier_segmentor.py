@@ -168,6 +168,57 @@ def test_equivariance_loss_enabled():
             loss=dict(type='EquivarianceLoss'), transforms=('shear', ))))
 
 
+def _eq_model(target_without_dropout):
+    torch.manual_seed(0)
+    cfg = _cfg(equivariance=dict(
+        loss=dict(type='EquivarianceLoss', loss_weight=1.0),
+        transforms=('hflip', ), target_without_dropout=target_without_dropout))
+    cfg['neck'] = dict(cfg['neck'], dropout=0.5)
+    model = MODELS.build(cfg)
+    seen = {}
+
+    def spy(pred_view1, pred_view2, image_labels, transform):
+        seen.update(target=pred_view1, pred=pred_view2)
+        return pred_view2.sum()
+
+    model.equivariance.forward = spy
+    return model, seen
+
+
+def test_equivariance_target_without_dropout():
+    """ViT-PCM's target: view 1 predicted with dropout off (the eval-mode
+    forward), without gradient; the model is back in train mode after, a
+    part left in eval mode on purpose stays so."""
+    x, samples = _batch()
+    model, seen = _eq_model(True)
+    model.train()
+    model.backbone.eval()  # e.g. a frozen backbone
+    model.loss(x, samples)
+    assert model.training and model.neck.training
+    assert model.neck.dropout.training and model.cls_head.training
+    assert not model.backbone.training
+    assert not seen['target'].requires_grad and seen['pred'].requires_grad
+    with torch.no_grad():
+        model.eval()
+        expected = model.cls_head(model.classifier_feat(
+            model.extract_feat(x)))
+    assert torch.equal(seen['target'], expected)
+
+    # default: the training forward's prediction, with dropout
+    model, seen = _eq_model(False)
+    model.train()
+    model.loss(x, samples)
+    with torch.no_grad():
+        model.eval()
+        eval_probs = model.cls_head(model.classifier_feat(
+            model.extract_feat(x)))
+    assert seen['target'].shape == eval_probs.shape
+    assert not torch.allclose(seen['target'], eval_probs)
+    with pytest.raises(ValueError, match='unknown equivariance keys'):
+        MODELS.build(_cfg(equivariance=dict(
+            loss=dict(type='EquivarianceLoss'), target_no_dropout=True)))
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match='needs a decode_head'):
         MODELS.build(_cfg(decode_head=None))

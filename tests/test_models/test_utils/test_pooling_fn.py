@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from wsss_mm.models.utils import (adaptive_k_pool, gap_pool, gmp_pool,
-                                  pool_patch_scores, topk_pool)
+                                  image_labels_from_views, pool_patch_scores,
+                                  topk_pool)
 
 
 def _scores(*columns):
@@ -172,3 +173,20 @@ def test_topk_ratio_pool_hand_computed():
     assert torch.allclose(topk_ratio_pool(scores, 1.0), gap_pool(scores))
     with pytest.raises(ValueError):
         topk_ratio_pool(scores, 0.0)
+
+
+def test_image_labels_from_views_average_then_threshold():
+    # two views of two images, three classes, threshold 0.5
+    view1 = torch.tensor([[0.9, 0.6, 0.1], [0.2, 0.45, 0.8]])
+    view2 = torch.tensor([[0.9, 0.2, 0.7], [0.2, 0.75, 0.1]])
+    # means: [0.9, 0.4, 0.4] and [0.2, 0.6, 0.45]
+    expected = torch.tensor([[1, 0, 0], [0, 1, 0]])
+    assert torch.equal(image_labels_from_views([view1, view2], 0.5),
+                       expected)
+    # the first view alone: [1, 1, 0] and [0, 0, 1]
+    assert torch.equal(image_labels_from_views([view1], 0.5),
+                       torch.tensor([[1, 1, 0], [0, 0, 1]]))
+    # strictly above the threshold
+    assert image_labels_from_views([torch.tensor([[0.5]])], 0.5).item() == 0
+    with pytest.raises(ValueError, match='at least one view'):
+        image_labels_from_views([], 0.5)

@@ -79,7 +79,12 @@ class LoadWSSSAnnotations(LoadAnnotations):
                           self.ignore_index, str(path))
 
 
-@TRANSFORMS.register_module()
+# Also registered as 'LoadImageFromFile' in the wsss_mm scope, shadowing
+# mmcv's loader there as mmseg's LoadAnnotations shadows mmcv's: our configs
+# name it so, because mmseg's MMSegInferencer (and other stock code) finds
+# the image loader of a pipeline by that exact type name.
+@TRANSFORMS.register_module(
+    name=['LoadWSSSImageFromFile', 'LoadImageFromFile'])
 class LoadWSSSImageFromFile(LoadImageFromFile):
     """``LoadImageFromFile`` whose errors name the image and the problem.
 
@@ -89,6 +94,11 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
     (an ``OSError``) naming the path for an unreadable or undecodable one.
     With ``ignore_empty=True`` it returns None instead, as mmcv does (the
     dataset then picks another sample).
+
+    In the ``wsss_mm`` scope ``type='LoadImageFromFile'`` builds this class
+    too (our configs use that name, so that mmseg's ``MMSegInferencer``,
+    which looks the loader up by the name ``LoadImageFromFile``, runs them
+    unchanged); in other scopes that name is mmcv's loader.
 
     Args:
         **kwargs: See :class:`mmcv.transforms.LoadImageFromFile`.

@@ -109,7 +109,9 @@ class EvaluationResultHook(Hook):
             crf=None,
             checkpoint=cfg.get('load_from'),
             config=getattr(cfg, 'filename', None),
-            num_images=len(runner.test_dataloader.dataset))
+            num_images=len(runner.test_dataloader.dataset),
+            unsafe_load_checkpoint=bool(
+                cfg.get('unsafe_load_checkpoint', False)))
         path = self.out_file or osp.join(runner.log_dir,
                                          f'result_{self.split}.json')
         result = write_result(

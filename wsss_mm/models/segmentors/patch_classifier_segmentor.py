@@ -19,7 +19,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
-from wsss_mm.models.utils import patch_to_pixel_labels
+from wsss_mm.models.utils import (eval_mode, image_labels_from_views,
+                                  patch_to_pixel_labels)
 from wsss_mm.registry import MODELS
 
 # Affine views for the equivariance loss, each self-contained on [.., h, w].
@@ -67,12 +68,23 @@ def img_metas_for_inference(inputs: Tensor,
 def image_labels_for_inference(data_samples: OptSampleList,
                                use_gt_image_labels: bool,
                                device: torch.device) -> Optional[Tensor]:
-    """``[B, C]`` ground-truth image labels to restrict predictions to,
-    when enabled and every sample carries them; else None (predicted)."""
-    if (not use_gt_image_labels or not data_samples
-            or any('gt_image_labels' not in s for s in data_samples)):
+    """``[B, C]`` image labels to restrict predictions to.
+
+    The ground-truth ``gt_image_labels`` when enabled and every sample
+    carries them; else ``pred_image_labels`` when every sample carries
+    them (labels predicted from all test-time augmentation views by
+    :class:`~wsss_mm.models.segmentors.WSSSTTAModel`); else None (the
+    segmentor predicts them from its input).
+    """
+    if not data_samples:
         return None
-    return stack_image_labels(data_samples).to(device)
+    if use_gt_image_labels and all('gt_image_labels' in s
+                                   for s in data_samples):
+        return stack_image_labels(data_samples).to(device)
+    if all('pred_image_labels' in s for s in data_samples):
+        return torch.stack([torch.as_tensor(s.pred_image_labels)
+                            for s in data_samples]).float().to(device)
+    return None
 
 
 def refuse_pixel_ground_truth(data_samples: SampleList) -> None:
@@ -106,8 +118,14 @@ class PatchClassifierSegmentor(BaseSegmentor):
             (``HVBiLSTM`` in ViT-PCM/APC).
         equivariance (dict, optional): ``dict(loss=dict(type=
             'EquivarianceLoss', loss_weight=w), transforms=('hflip',
-            'rot90'))``: a second view of the batch under one randomly
-            chosen transform and ViT-PCM's equivariance loss.
+            'rot90'), target_without_dropout=False)``: a second view of
+            the batch under one randomly chosen transform and ViT-PCM's
+            equivariance loss. Its target is the classifier's prediction
+            of the original view, detached: the training forward's (with
+            dropout) by default; with ``target_without_dropout=True``, a
+            separate forward of the original view in eval mode (dropout
+            off, no gradient), as ViT-PCM computes it (its config sets
+            it), at the cost of that extra forward pass.
         pseudo_label_cfg (dict, optional): ``ignore_thr`` (patches whose
             best allowed score is below it are ignored by the decoder).
         infer_from (str): 'decoder' or 'classifier'.
@@ -176,7 +194,13 @@ class PatchClassifierSegmentor(BaseSegmentor):
             if unknown:
                 raise ValueError(f'unknown equivariance transforms {unknown};'
                                  f' choose from {sorted(_VIEW_TRANSFORMS)}')
+            unknown = set(equivariance) - {
+                'loss', 'transforms', 'target_without_dropout'}
+            if unknown:
+                raise ValueError(f'unknown equivariance keys {unknown}')
             self.eq_transforms = transforms
+            self.eq_target_without_dropout = bool(
+                equivariance.get('target_without_dropout', False))
             self.equivariance = MODELS.build(equivariance['loss'])
         self.pseudo_label_cfg = dict(pseudo_label_cfg or {})
         self.infer_from = infer_from
@@ -224,12 +248,24 @@ class PatchClassifierSegmentor(BaseSegmentor):
             losses.update({f'decode.{k}': v for k, v in seg_losses.items()})
 
         if self.equivariance is not None:
+            target = probs
+            if self.eq_target_without_dropout:
+                target = self.classifier_probs_without_dropout(inputs)
             transform = _VIEW_TRANSFORMS[random.choice(self.eq_transforms)]
             feats2 = self.extract_feat(transform(inputs))
             probs2 = self.cls_head(self.classifier_feat(feats2))
             losses[self.equivariance.loss_name] = self.equivariance(
-                probs, probs2, image_labels, transform)
+                target, probs2, image_labels, transform)
         return losses
+
+    def classifier_probs_without_dropout(self, inputs: Tensor) -> Tensor:
+        """Patch probabilities ``[B, C, h, w]`` of the classifier with the
+        whole model in eval mode (dropout off) and without gradient; every
+        submodule's mode is restored afterwards (ViT-PCM's equivariance
+        target)."""
+        with torch.no_grad(), eval_mode(self):
+            return self.cls_head(self.classifier_feat(
+                self.extract_feat(inputs)))
 
     @staticmethod
     def _pseudo_samples(pseudo: Tensor,
@@ -270,18 +306,25 @@ class PatchClassifierSegmentor(BaseSegmentor):
         feats = self.extract_feat(inputs)
         probs = self.cls_head(self.classifier_feat(feats))
         if image_labels is None:
-            image_labels = (self.cls_head.pool(probs) > self.cls_thr).float()
+            image_labels = image_labels_from_views(
+                [self.cls_head.pool(probs)], self.cls_thr).float()
         probs = probs * image_labels[:, :, None, None]
         return F.interpolate(
             probs, size=inputs.shape[-2:], mode='bilinear',
             align_corners=False)
 
+    def image_label_scores(self, inputs: Tensor) -> Tensor:
+        """Pooled class scores ``[B, C]`` of the classifier: the image
+        labels are the classes scoring above ``cls_thr`` (averaged over the
+        views under test-time augmentation)."""
+        feats = self.extract_feat(inputs)
+        return self.cls_head.pool(self.cls_head(self.classifier_feat(feats)))
+
     def predict_image_labels(self, inputs: Tensor) -> Tensor:
         """Image-level labels the classifier predicts: ``[B, C]`` multi-hot,
         classes whose pooled score exceeds ``cls_thr``."""
-        feats = self.extract_feat(inputs)
-        probs = self.cls_head(self.classifier_feat(feats))
-        return (self.cls_head.pool(probs) > self.cls_thr).long()
+        return image_labels_from_views([self.image_label_scores(inputs)],
+                                       self.cls_thr)
 
     def predict(self,
                 inputs: Tensor,

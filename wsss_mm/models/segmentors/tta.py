@@ -7,6 +7,14 @@ wrapped segmentor's ``test_step``, whose ``postprocess_result`` already
 undoes the flip and resizes the logits to the original image size, so this
 model only merges ``seg_logits``: it works for any segmentor, decoder or
 patch-classifier outputs alike.
+
+A segmentor that infers from its classifier with predicted image labels
+(``infer_from='classifier'`` and ``image_label_scores``, e.g.
+``PatchClassifierSegmentor``) would predict the labels of each copy from
+that copy alone. :class:`WSSSTTAModel` first predicts them once per image
+from all copies (:func:`image_labels_over_views`: the mean of the copies'
+class scores, then the segmentor's ``cls_thr``) and every copy is
+restricted to those labels.
 """
 from collections import OrderedDict
 from typing import List, Optional, Union
@@ -19,6 +27,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from wsss_mm.models.utils import image_labels_from_views
 from wsss_mm.registry import MODELS
 
 _REDUCTIONS = ('mean', 'max', 'sum')
@@ -38,6 +47,46 @@ def outputs_probabilities(model: nn.Module) -> bool:
         return (model.activation_name(model.module) != 'none'
                 or outputs_probabilities(model.module))
     return getattr(model, 'infer_from', None) == 'classifier'
+
+
+def split_views(data: dict) -> List[dict]:
+    """A test-time augmentation batch (``{'inputs': [view][image], ...}``,
+    as ``TestTimeAug`` and ``pseudo_collate`` make it) as one batch per
+    view, as :meth:`mmengine.model.BaseTTAModel.test_step` splits it."""
+    num_views = len(data[next(iter(data))])
+    return [{key: value[i] for key, value in data.items()}
+            for i in range(num_views)]
+
+
+def image_labels_over_views(module: nn.Module, data: dict) -> Tensor:
+    """Image labels predicted from all views of a test-time augmentation
+    batch.
+
+    Each view goes through ``module``'s data preprocessor and
+    ``module.image_label_scores`` (pooled class scores ``[B, C]``); the
+    scores are averaged over the views and thresholded with
+    ``module.cls_thr`` (:func:`wsss_mm.models.utils.image_labels_from_views`).
+
+    Args:
+        module (nn.Module): A segmentor with ``image_label_scores`` and
+            ``cls_thr`` (``PatchClassifierSegmentor``).
+        data (dict): ``{'inputs': [view][image], 'data_samples': ...}``.
+
+    Returns:
+        Tensor: ``[B, C]`` multi-hot labels.
+
+    Raises:
+        ValueError: ``module`` predicts no image labels.
+    """
+    if not hasattr(module, 'image_label_scores'):
+        raise ValueError(
+            f'{type(module).__name__} predicts no image labels: use '
+            "image_labels='gt' (an oracle off the train split) or 'none'")
+    scores = []
+    for view in split_views(data):
+        batch = module.data_preprocessor(view, False)
+        scores.append(module.image_label_scores(batch['inputs']))
+    return image_labels_from_views(scores, module.cls_thr)
 
 
 def _reduce(x: Tensor, how: str) -> Tensor:
@@ -97,6 +146,33 @@ class WSSSTTAModel(BaseTTAModel):
         self.merge = merge
         self.flip_merge = flip_merge
         self.activation = activation
+
+    def test_step(self, data: dict) -> SampleList:
+        """Predict every copy with the wrapped segmentor and merge.
+
+        When the segmentor infers from its classifier with predicted image
+        labels, the labels of each image are first predicted from all its
+        copies (:func:`image_labels_over_views`) and stored in the copies'
+        data samples as ``pred_image_labels``, which the segmentor then
+        restricts to instead of each copy's own prediction.
+        """
+        if isinstance(data, dict) and self._predicts_image_labels(data):
+            labels = image_labels_over_views(self.module, data)
+            for samples in data['data_samples']:
+                for sample, label in zip(samples, labels):
+                    sample.pred_image_labels = label
+        return super().test_step(data)
+
+    def _predicts_image_labels(self, data: dict) -> bool:
+        """Whether the module predicts the image labels of ``data``."""
+        module = self.module
+        if (getattr(module, 'infer_from', None) != 'classifier'
+                or not hasattr(module, 'image_label_scores')):
+            return False
+        samples = [s for view in data.get('data_samples') or [] for s in view]
+        uses_gt = getattr(module, 'use_gt_image_labels', False) and all(
+            'gt_image_labels' in s for s in samples)
+        return not uses_gt
 
     def activation_name(self, module: nn.Module) -> str:
         """The activation actually applied ('softmax', 'sigmoid', 'none')."""

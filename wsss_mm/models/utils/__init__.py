@@ -5,6 +5,7 @@ from .contrast import patch_contrast_loss
 from .dense_energy import (bilateral_filter, dense_energy_loss,
                            scaled_dense_energy)
 from .equivariance import equivariance_loss
+from .eval_mode import eval_mode
 from .fsr import (cosine_momentum, ema_center, fsr_class_loss, fsr_patch_loss,
                   fsr_teacher_probs, is_random_mask_phase, teacher_temperature,
                   uncertain_block_mask)
@@ -12,8 +13,8 @@ from .local_attention import local_attention_mask
 from .par import pixel_adaptive_refine
 from .patch_labels import patch_to_pixel_labels
 from .pooling import (ADAPTIVE_K_MODES, POOLING_MODES, adaptive_k_pool,
-                      gap_pool, gmp_pool, pool_patch_scores, topk_pool,
-                      topk_ratio_pool)
+                      gap_pool, gmp_pool, image_labels_from_views,
+                      pool_patch_scores, topk_pool, topk_ratio_pool)
 from .token_contrast import (balanced_cross_entropy, class_token_contrast_loss,
                              crop_from_uncertain, labels_to_affinity,
                              random_hflip, random_resized_views,
@@ -32,5 +33,6 @@ __all__ = [
     'pixel_adaptive_refine', 'token_contrast_loss', 'labels_to_affinity',
     'crop_from_uncertain', 'class_token_contrast_loss', 'bilateral_filter',
     'dense_energy_loss', 'scaled_dense_energy', 'balanced_cross_entropy',
-    'random_resized_views', 'random_hflip'
+    'random_resized_views', 'random_hflip', 'image_labels_from_views',
+    'eval_mode'
 ]

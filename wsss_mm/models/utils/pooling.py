@@ -4,16 +4,18 @@ Every function maps patch scores ``[B, N, C]`` (probabilities from a
 per-patch softmax over ``C`` classes) to image scores ``[B, C]``. They are
 pure, vectorised over images and classes, and differentiable: gradients
 reach only the patches that contribute to the pooled score.
+:func:`image_labels_from_views` turns image scores into image labels.
 """
 import math
-from typing import Callable, Dict
+from typing import Callable, Dict, Sequence
 
+import torch
 from torch import Tensor
 
 __all__ = [
     'gmp_pool', 'gap_pool', 'topk_pool', 'topk_ratio_pool',
     'adaptive_k_pool', 'pool_patch_scores', 'POOLING_MODES',
-    'ADAPTIVE_K_MODES'
+    'ADAPTIVE_K_MODES', 'image_labels_from_views'
 ]
 
 # The two readings of APC's adaptive-K rule (the extracted paper text lost
@@ -198,3 +200,25 @@ def pool_patch_scores(scores: Tensor, pooling: str, **kwargs) -> Tensor:
         raise ValueError(f'unknown pooling mode {pooling!r}; valid modes '
                          f'are {sorted(POOLING_MODES)}')
     return POOLING_MODES[pooling](scores, **kwargs)
+
+
+def image_labels_from_views(view_scores: Sequence[Tensor],
+                            thr: float) -> Tensor:
+    """Multi-hot image labels from the image scores of one or more views.
+
+    The scores of the views (e.g. the scales and flips of test-time
+    augmentation) are averaged per image and class; the classes whose mean
+    exceeds ``thr`` are the labels. One view: its scores above ``thr``.
+
+    Args:
+        view_scores (Sequence[Tensor]): Per view, image scores ``[B, C]``
+            of the same ``B`` images.
+        thr (float): Threshold on the mean score (strictly above).
+
+    Returns:
+        Tensor: ``[B, C]`` multi-hot labels (int64).
+    """
+    if len(view_scores) == 0:
+        raise ValueError('image_labels_from_views needs at least one view')
+    mean = torch.stack(list(view_scores)).mean(dim=0)
+    return (mean > thr).long()
