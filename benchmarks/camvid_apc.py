@@ -180,7 +180,9 @@ def main() -> None:
     first_cfg = args.configs[0]
     # Every evaluation writes a protocol-carrying result file under OUT;
     # the comparison table is compare_runs' over them.
-    prior_dir = osp.join(out, 'class_prior')
+    # OUT/results/<run>/<split>_<kind>.json: compare_runs names each row
+    # <run>/<split>_<kind>.
+    prior_dir = osp.join(out, 'results', 'class_prior')
     results = {
         'class prior': {
             f'{split} pseudo mIoU': record(
@@ -219,7 +221,7 @@ def main() -> None:
                 config, model, data_root, split,
                 'decoder' if source == 'decoder' else 'classifier')
             results[name][f'{split} {kind} mIoU'] = record(
-                osp.join(work_dir, 'results', f'{split}_{kind}.json'),
+                osp.join(out, 'results', stem, f'{split}_{kind}.json'),
                 metrics,
                 split=split,
                 source=source,
@@ -246,7 +248,7 @@ def main() -> None:
     table = '\n'.join(lines) + '\n'
     # The per-class table with the protocols, from the result files.
     dirs = [prior_dir] + [
-        osp.join(out, osp.splitext(osp.basename(c))[0], 'results')
+        osp.join(out, 'results', osp.splitext(osp.basename(c))[0])
         for c in args.configs
     ]
     compared, _ = compare_runs(dirs, chart=osp.join(out, 'results.png'))
