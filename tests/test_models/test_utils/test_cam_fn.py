@@ -1,8 +1,11 @@
 """CAM functions (ToCo) against hand-computed tensors."""
+import pytest
 import torch
+import torch.nn.functional as F
 
 from wsss_mm.models.utils import (box_mask, cam_to_label, cam_to_roi_mask,
                                   minmax_normalize_cam, multi_scale_cam,
+                                  pixel_adaptive_refine,
                                   refine_cams_with_background)
 
 
@@ -128,3 +131,76 @@ def test_refine_cams_with_background_combines_high_and_low():
     assert out[0].tolist() == [[2, 255, 0, 255], [2, 255, 0, 255]]
     # background + the one present class only
     assert calls == [((1, 3, 2, 4), (1, 2, 2, 4))] * 2
+
+
+def _per_image_reference(refine_fn, images, cams, cls_label, high_thr,
+                         low_thr, ignore_index, img_box, down_scale,
+                         with_background):
+    """The loop over images that refine_cams_with_background ran before it
+    refined the whole batch at once (kept to check that the batched
+    version gives the same labels)."""
+    b, _, h, w = images.shape
+    small = (h // down_scale, w // down_scale)
+    images = F.interpolate(images, size=small, mode='bilinear',
+                           align_corners=False)
+    inside = box_mask(img_box, (h, w))
+
+    def refine_one(image, maps, key):
+        probs = maps[key][None].softmax(dim=1)
+        refined = F.interpolate(refine_fn(image, probs), size=(h, w),
+                                mode='bilinear', align_corners=False)
+        return key[refined.argmax(dim=1)][0]
+
+    if not with_background:
+        cams = F.interpolate(cams, size=small, mode='bilinear',
+                             align_corners=False)
+        out = torch.full((b, h, w), ignore_index, dtype=torch.long)
+        for i in range(b):
+            key = torch.nonzero(cls_label[i])[:, 0]
+            if key.numel():
+                ref = refine_one(images[i:i + 1], cams[i], key)
+                out[i] = torch.where(inside[i], ref, out[i])
+        return out
+    labels = torch.cat([cls_label.new_ones(b, 1), cls_label], dim=1)
+    bkg = cams.new_ones(b, 1, h, w)
+    label_hl = []
+    for thr in (high_thr, low_thr):
+        maps = F.interpolate(torch.cat([bkg * thr, cams], dim=1), size=small,
+                             mode='bilinear', align_corners=False)
+        out = torch.full((b, h, w), ignore_index, dtype=torch.long)
+        for i in range(b):
+            key = torch.nonzero(labels[i])[:, 0]
+            ref = refine_one(images[i:i + 1], maps[i], key)
+            out[i] = torch.where(inside[i], ref, out[i])
+        label_hl.append(out)
+    label_h, label_l = label_hl
+    refined = label_h.clone()
+    refined[label_h == 0] = ignore_index
+    refined[(label_h + label_l) == 0] = 0
+    return refined
+
+
+@pytest.mark.parametrize('with_background', [True, False])
+def test_refine_cams_batched_equals_per_image_loop(with_background):
+    """The batch refined at once (images with fewer present classes padded
+    with zero maps) gets the labels of the former one-image-at-a-time loop,
+    with PAR."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(7, 3, 16, 20, generator=g)
+    cams = torch.rand(7, 5, 16, 20, generator=g)
+    cls_label = (torch.rand(7, 5, generator=g) < 0.5).float()
+    cls_label[0] = 0  # no class (ignored without background)
+    cls_label[1] = 1
+    cls_label[2] = torch.tensor([0., 1., 0., 0., 0.])
+    cams = cams * cls_label[:, :, None, None]
+    img_box = torch.tensor([[0, 16, 0, 20]] * 6 + [[2, 14, 1, 17]])
+
+    def refine(img, probs):
+        return pixel_adaptive_refine(img, probs, (1, 2, 4), num_iter=3)
+
+    args = (refine, images, cams, cls_label, .7, .25, 255, img_box, 2,
+            with_background)
+    expected = _per_image_reference(*args)
+    got = refine_cams_with_background(*args)
+    assert torch.equal(got, expected)
+    assert (got == 255).any() and (got != 255).any()

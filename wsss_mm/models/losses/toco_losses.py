@@ -68,7 +68,8 @@ class DenseEnergyLoss(nn.Module):
         sigma_xy (float): Spatial kernel width (pixels). Defaults to 100.
         scale_factor (float): Computed at this scale. Defaults to 0.5.
         ignore_index (int): Unlabeled pixels. Defaults to 255.
-        chunk (int): Kernel rows per step (memory). Defaults to 1024.
+        chunk (int): Kernel rows of each image per step (memory: batch x
+            chunk x pixels values). Defaults to 512.
         loss_name (str): Defaults to 'loss_reg'.
     """
 
@@ -79,7 +80,7 @@ class DenseEnergyLoss(nn.Module):
                  sigma_xy: float = 100.,
                  scale_factor: float = 0.5,
                  ignore_index: int = 255,
-                 chunk: int = 1024,
+                 chunk: int = 512,
                  loss_name: str = 'loss_reg') -> None:
         super().__init__()
         self.loss_weight = loss_weight

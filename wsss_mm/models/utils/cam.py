@@ -170,34 +170,61 @@ def cam_to_roi_mask(cam: Tensor, cls_label: Tensor, high_thr: float,
     return roi
 
 
-def _refine_one(refine_fn, image: Tensor, probs: Tensor, valid_key: Tensor,
-                size: Tuple[int, int]) -> Tensor:
-    refined = refine_fn(image, probs)
+def _refine_present(refine_fn, images: Tensor, maps: Tensor,
+                    present: Tensor, size: Tuple[int, int],
+                    ignore_index: int) -> Tensor:
+    """Per image: softmax of its present classes' maps, ``refine_fn``,
+    resize to ``size`` (bilinear), arg-max -> class index.
+
+    One ``refine_fn`` call for the whole batch: each image's present
+    classes come first (ascending), followed by all-zero maps up to the
+    largest number of present classes (softmax with ``-inf``; a
+    refinement that treats channels independently, as PAR does, keeps
+    them 0, and they never win the arg-max). Images without a present
+    class are all ``ignore_index``.
+
+    Args:
+        images (Tensor): ``[B, 3, h, w]``.
+        maps (Tensor): ``[B, K, h, w]``.
+        present (Tensor): ``[B, K]`` bool.
+
+    Returns:
+        Tensor: ``[B, *size]`` long.
+    """
+    b = maps.shape[0]
+    out = maps.new_full((b, ) + tuple(size), ignore_index, dtype=torch.long)
+    counts = present.sum(dim=1)
+    idx = torch.nonzero(counts > 0)[:, 0]
+    if idx.numel() == 0:
+        return out
+    num = int(counts.max())
+    # present classes first, each group in ascending order
+    keys = torch.sort((~present[idx]).to(torch.uint8), dim=1,
+                      stable=True)[1][:, :num]
+    pad = (torch.arange(num, device=keys.device)[None] >=
+           counts[idx, None])[:, :, None, None]
+    small = maps[idx[:, None], keys].masked_fill(pad, float('-inf'))
+    refined = refine_fn(images[idx], small.softmax(dim=1))
     refined = F.interpolate(
         refined, size=size, mode='bilinear', align_corners=False)
-    return valid_key[refined.argmax(dim=1)]
+    best = refined.masked_fill(pad, float('-inf')).argmax(dim=1)
+    out[idx] = keys.gather(1, best.flatten(1)).view(-1, *size)
+    return out
 
 
 def _refine_without_background(refine_fn, images: Tensor, cams: Tensor,
                                cls_label: Tensor, ignore_index: int,
                                img_box: Optional[Tensor],
                                size: Tuple[int, int]) -> Tensor:
-    b = cams.shape[0]
     small = tuple(images.shape[-2:])
     cams = F.interpolate(cams, size=small, mode='bilinear',
                          align_corners=False)
-    out = cams.new_full((b, ) + size, ignore_index, dtype=torch.long)
-    inside = (torch.ones_like(out, dtype=torch.bool)
-              if img_box is None else box_mask(img_box, size))
-    for i in range(b):
-        valid_key = torch.nonzero(cls_label[i])[:, 0]
-        if valid_key.numel() == 0:
-            continue
-        probs = cams[i, valid_key][None].softmax(dim=1)
-        ref = _refine_one(refine_fn, images[i:i + 1], probs, valid_key,
-                          size)[0]
-        out[i] = torch.where(inside[i], ref, out[i])
-    return out
+    out = _refine_present(refine_fn, images, cams, cls_label != 0, size,
+                          ignore_index)
+    if img_box is None:
+        return out
+    inside = box_mask(img_box, size)
+    return torch.where(inside, out, torch.full_like(out, ignore_index))
 
 
 def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
@@ -217,14 +244,19 @@ def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
     ``high_thr`` and once at ``low_thr``. For each image, the maps of the
     background and its present classes are resized to half the image size,
     soft-maxed over those classes, refined by ``refine_fn`` on the
-    half-size image, resized back and arg-maxed. A pixel is background
+    half-size image, resized back and arg-maxed (all images go through
+    ``refine_fn`` together, padded with zero maps). A pixel is background
     where both refinements say background, ignored where only the high one
     does, and the high refinement's class elsewhere; outside ``img_box``
     it is ignored.
 
     Args:
-        refine_fn (callable): ``(images [1, 3, h, w], probs [1, K, h, w])
-            -> [1, K, h, w]`` (e.g. :func:`pixel_adaptive_refine`).
+        refine_fn (callable): ``(images [n, 3, h, w], probs [n, K, h, w])
+            -> [n, K, h, w]``, each image and channel refined on its own
+            (e.g. :func:`pixel_adaptive_refine`); called once (per
+            threshold) with the images that have a present class, ``K``
+            the largest number of present classes (background included),
+            images with fewer padded with zero maps.
         images (Tensor): ``[B, 3, H, W]`` images scaled to ``[0, 1]``.
         cams (Tensor): ``[B, C, H, W]`` CAMs (ToCo passes ``cam *
             cls_label``).
@@ -257,22 +289,17 @@ def refine_cams_with_background(refine_fn: Callable[[Tensor, Tensor],
     cams_l = F.interpolate(
         torch.cat([bkg * low_thr, cams], dim=1), size=small,
         mode='bilinear', align_corners=False)
-    label_h = cams.new_full((b, h, w), ignore_index, dtype=torch.long)
-    label_l = label_h.clone()
-    if img_box is None:
-        inside = torch.ones(b, h, w, dtype=torch.bool, device=cams.device)
-    else:
+    present = labels != 0
+    label_h = _refine_present(refine_fn, _images, cams_h, present, (h, w),
+                              ignore_index)
+    label_l = _refine_present(refine_fn, _images, cams_l, present, (h, w),
+                              ignore_index)
+    if img_box is not None:
         inside = box_mask(img_box, (h, w))
-    for i in range(b):
-        valid_key = torch.nonzero(labels[i])[:, 0]
-        probs_h = cams_h[i, valid_key][None].softmax(dim=1)
-        probs_l = cams_l[i, valid_key][None].softmax(dim=1)
-        ref_h = _refine_one(refine_fn, _images[i:i + 1], probs_h, valid_key,
-                            (h, w))[0]
-        ref_l = _refine_one(refine_fn, _images[i:i + 1], probs_l, valid_key,
-                            (h, w))[0]
-        label_h[i] = torch.where(inside[i], ref_h, label_h[i])
-        label_l[i] = torch.where(inside[i], ref_l, label_l[i])
+        label_h = torch.where(inside, label_h,
+                              torch.full_like(label_h, ignore_index))
+        label_l = torch.where(inside, label_l,
+                              torch.full_like(label_l, ignore_index))
     refined = label_h.clone()
     refined[label_h == 0] = ignore_index
     refined[(label_h + label_l) == 0] = 0
