@@ -170,14 +170,14 @@ def test_toco_448_configs(name, scale):
     assert cfg.train_dataloader.batch_size == 2
     assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
     assert [t['type'] for t in cfg.train_pipeline] == [
-        'LoadWSSSImageFromFile', 'LoadImageLevelLabels', 'RandomResize',
+        'LoadImageFromFile', 'LoadImageLevelLabels', 'RandomResize',
         'RandomCrop', 'RandomFlip', 'PhotoMetricDistortion', 'PackWSSSInputs'
     ]
     assert cfg.train_pipeline[2].scale == (scale, scale)
     assert cfg.train_pipeline[2].ratio_range == (0.5, 2.0)
     assert cfg.train_pipeline[3].crop_size == (448, 448)
     assert [t['type'] for t in cfg.test_pipeline] == [
-        'LoadWSSSImageFromFile', 'LoadWSSSAnnotations', 'PackWSSSInputs'
+        'LoadImageFromFile', 'LoadWSSSAnnotations', 'PackWSSSInputs'
     ]
     for key in ('val_dataloader', 'test_dataloader'):
         assert cfg[key].dataset.pipeline == cfg.test_pipeline
