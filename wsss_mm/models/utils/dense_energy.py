@@ -28,23 +28,25 @@ def bilateral_filter(images: Tensor,
     - |I_i - I_j|^2 / (2 sigma_rgb^2)) v_j`` over all pixels ``j`` of the
     same image (``i = j`` included).
 
-    All images at once, ``chunk`` kernel rows of each at a time. With
-    ``f = (p / sigma_xy, I / sigma_rgb)`` centred per image (distances do
-    not change), the exponent ``-|f_i - f_j|^2 / 2 = f_i . f_j - |f_i|^2 /
-    2 - |f_j|^2 / 2`` is one batched product of ``[f, -|f|^2 / 2, 1]``
-    and ``[f, 1, -|f|^2 / 2]`` (as ``torch.cdist`` computes distances of
-    large inputs), clamped at 0 and exponentiated in place, in float32 or
-    wider. Weights below ``e * torch.finfo(dtype).tiny`` (``e^-86.3``,
-    about ``3e-38``, in float32) are raised to that value rather than
-    computed as subnormal numbers, an order of magnitude slower on
-    CPU: the sums are unchanged within float precision.
+    All images at once, in ``chunk x chunk`` blocks of each image's
+    kernel, the blocks above the diagonal only (the kernel is symmetric:
+    each serves its mirror block too). With ``f = (p / sigma_xy, I /
+    sigma_rgb)`` centred per image (distances do not change), the exponent
+    ``-|f_i - f_j|^2 / 2 = f_i . f_j - |f_i|^2 / 2 - |f_j|^2 / 2`` is one
+    batched product of ``[f, -|f|^2 / 2, 1]`` and ``[f, 1, -|f|^2 / 2]``
+    (as ``torch.cdist`` computes distances of large inputs), clamped at 0
+    and exponentiated in place, in float32 or wider. Weights below ``e *
+    torch.finfo(dtype).tiny`` (``e^-86.3``, about ``3e-38``, in float32)
+    are raised to that value rather than computed as subnormal numbers, an
+    order of magnitude slower on CPU: the sums are unchanged within float
+    precision.
 
     Args:
         images (Tensor): ``[B, 3, H, W]`` colours (ToCo: 0-255 RGB).
         values (Tensor): ``[B, K, H, W]`` maps to filter.
         sigma_rgb, sigma_xy (float): Kernel widths (colour, pixels).
-        chunk (int): Rows of each image's ``N x N`` kernel computed at
-            once (memory: ``B x chunk x N`` values).
+        chunk (int): Side of the blocks of each image's ``N x N`` kernel
+            computed at once (memory: ``B x chunk x chunk`` values).
 
     Returns:
         Tensor: ``[B, K, H, W]`` filtered maps.
@@ -68,19 +70,23 @@ def bilateral_filter(images: Tensor,
         rows = torch.cat([feat, half_sq, ones], dim=2)  # [B, N, 7]
         cols = torch.cat([feat, ones, half_sq], dim=2).transpose(1, 2)
         v_t = values.reshape(b, k, n).to(dtype)  # [B, K, N]
-        out = v_t.new_empty(b, k, n)
+        out = torch.zeros_like(v_t)
         # weights below e * tiny are raised to it (exp and bmm are an
         # order of magnitude slower on subnormal numbers)
         min_exp = math.log(torch.finfo(dtype).tiny) + 1
-        step = min(chunk, n)
-        kernel = v_t.new_empty(b, step, n)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            block = kernel[:, :stop - start]
-            torch.bmm(rows[:, start:stop], cols, out=block)
-            block.clamp_(min=min_exp, max=0).exp_()
-            # [K, N] x [N, rows]: faster than [rows, N] x [N, K], small K
-            out[:, :, start:stop] = torch.bmm(v_t, block.transpose(1, 2))
+        starts = range(0, n, chunk)
+        for i0 in starts:
+            rows_i = slice(i0, min(i0 + chunk, n))
+            for j0 in starts[i0 // chunk:]:
+                cols_j = slice(j0, min(j0 + chunk, n))
+                block = torch.bmm(rows[:, rows_i], cols[:, :, cols_j])
+                block.clamp_(min=min_exp, max=0).exp_()
+                # [K, cols] x [cols, rows]: faster than [rows, cols] x
+                # [cols, K] for small K
+                out[:, :, rows_i] += torch.bmm(v_t[:, :, cols_j],
+                                               block.transpose(1, 2))
+                if j0 != i0:  # the kernel is symmetric: block (j, i)
+                    out[:, :, cols_j] += torch.bmm(v_t[:, :, rows_i], block)
     return out.reshape(b, k, h, w).to(values.dtype)
 
 
