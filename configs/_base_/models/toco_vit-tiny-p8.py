@@ -1,10 +1,10 @@
 # CPU-sized ToCo: the ViT-B/16 ToCo model with a small randomly initialised
 # ViT (patch 8, 128 px input), a narrower decoder and projector, fewer and
 # smaller CTC crops, PAR dilations up to 8 px, CAMs at scales 1.0 and 0.5
-# only and the dense-energy loss at a quarter of the size (on a shared
-# 2-core CPU they cost 2.5x and 15x less: 12 s instead of 31 s a step at
-# batch 16), and the segmentation loss from iteration 100. Set num_classes
-# (and with_background) in the method config.
+# only, and the segmentation loss from iteration 100. The dense-energy loss
+# keeps ToCo's half size (scale_factor 0.5 of the base). Step times on the
+# 2-core CPU: benchmarks/toco_fsr.md. Set num_classes (and with_background)
+# in the method config.
 _base_ = ['./toco_vit-b16.py']
 embed_dims = 128
 model = dict(
@@ -27,5 +27,4 @@ model = dict(
     ctc_view_cfg=dict(num_crops=4, crop_size=32),
     par_cfg=dict(dilations=(1, 2, 4, 8)),
     cam_cfg=dict(scales=(1.0, 0.5)),
-    reg_loss=dict(scale_factor=0.25),
     seg_start_iter=100)
