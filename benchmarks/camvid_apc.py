@@ -178,10 +178,9 @@ def main() -> None:
     os.makedirs(out, exist_ok=True)
     names = {v: k for k, v in CONFIGS.items()}
     first_cfg = args.configs[0]
-    # Every evaluation writes a protocol-carrying result file under OUT;
-    # the comparison table is compare_runs' over them.
-    # OUT/results/<run>/<split>_<kind>.json: compare_runs names each row
-    # <run>/<split>_<kind>.
+    # Every evaluation writes a protocol-carrying result file,
+    # OUT/results/<run>/<split>_<kind>.json; the per-class table is
+    # compare_runs' over them (rows named <run>/<split>_<kind>).
     prior_dir = osp.join(out, 'results', 'class_prior')
     results = {
         'class prior': {
