@@ -1,9 +1,13 @@
-"""CamVid-tiles benchmark: APC vs the GMP baseline vs the class prior.
+"""CamVid-tiles benchmark of every method against the class prior.
 
 Usage (repo root, venv active)::
 
     python benchmarks/camvid_apc.py --data-root ../shared/data/camvid \
-        [--iters 2500] [--out work_dirs/bench_camvid]
+        [--iters 2500] [--out work_dirs/bench_camvid] [--resume]
+    # ToCo and FSR at the same budget, same table:
+    python benchmarks/camvid_apc.py --configs \
+        configs/toco/toco_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py \
+        configs/fsr/fsr_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py
     # any configs, each with its own schedule (--iters 0), e.g. the
     # pretrained DINOv2 ViT-S/14 next to the random-init rows:
     python benchmarks/camvid_apc.py --iters 0 --configs \
@@ -11,7 +15,11 @@ Usage (repo root, venv active)::
 
 The table (Markdown) and the figures (JSON) are written to OUT/results.md
 and OUT/results.json; with ``--skip-train`` existing checkpoints are only
-evaluated.
+evaluated. Trainings save a checkpoint every ``--ckpt-interval``
+iterations; ``--resume`` continues interrupted ones from their last
+checkpoint (mmengine's resume: optimizer, schedules and, for FSR, the
+teacher), and their wall time is the sum of the finished invocations,
+marked "(resumed)".
 
 Protocol (docs/evaluation.md): each 480x360 CamVid image is cut into 4x3
 tiles of 120x120; a tile's image labels are the classes covering >= 1% of
@@ -19,8 +27,9 @@ its labelled pixels. Both models train on the train tiles with image-level
 labels only, for the same number of iterations, from random initialisation
 (no pretrained weights exist offline). Reported:
 
-- pseudo-mask mIoU on the train tiles: the patch classifier restricted to
-  each tile's image labels (the single-stage method's own pseudo labels);
+- pseudo-mask mIoU on the train tiles: the patch classifier (APC) or the
+  CAMs (ToCo, FSR) restricted to each tile's image labels (the method's
+  own pseudo labels);
 - segmentation mIoU on the val tiles: the decoder, no labels given;
 - val "pseudo" mIoU: the classifier restricted to the val tiles' labels,
   the like-for-like comparison with the class prior on val;
@@ -30,6 +39,7 @@ labels only, for the same number of iterations, from random initialisation
 """
 import argparse
 import copy
+import json
 import os
 import os.path as osp
 import subprocess
@@ -47,7 +57,7 @@ from wsss_mm.evaluation.compare import compare_runs
 from wsss_mm.evaluation.functional import (confusion_matrix,
                                            metrics_from_confusion)
 from wsss_mm.evaluation.protocol import (build_protocol, metrics_dict,
-                                         write_result)
+                                         prediction_source, write_result)
 from wsss_mm.registry import DATASETS, MODELS
 from wsss_mm.utils import register_all_modules
 from wsss_mm.utils.compat import load_checkpoint_file
@@ -55,34 +65,55 @@ from wsss_mm.utils.fileio import dump_json_atomic, write_text_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+# The default rows (random init); any other config is named by its file.
 CONFIGS = {
     'APC (adaptive-K + PCL)':
     'configs/apc/apc_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py',
     'GMP baseline (no PCL)':
     'configs/apc/apc-gmp-nopcl_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py',
 }
+NAMES = {v: k for k, v in CONFIGS.items()}
+NAMES['configs/toco/toco_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py'] = \
+    'ToCo'
+NAMES['configs/fsr/fsr_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py'] = \
+    'FSR'
 NUM_CLASSES = 11
 
 
-def train(config: str, data_root: str, iters: int, work_dir: str) -> float:
+def train(config: str,
+          data_root: str,
+          iters: int,
+          work_dir: str,
+          ckpt_interval: int = 250,
+          resume: bool = False) -> float:
     """Train with tools/train.py; returns wall seconds.
 
-    ``iters=0`` keeps the config's own schedule."""
+    ``iters=0`` keeps the config's own schedule; otherwise the schedule
+    is set to ``iters`` and a segmentation-loss start (ToCo, FSR:
+    ``model.seg_start_iter``) keeps its fraction of the schedule.
+    ``resume`` continues from the work dir's last checkpoint."""
+    cfg = Config.fromfile(osp.join(REPO, config))
     opts = [
         f'{k}.dataset.data_root={data_root}'
         for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
+    max_iters = cfg.train_cfg.max_iters
     if iters:
         opts += [
             f'train_cfg.max_iters={iters}',
             f'train_cfg.val_interval={iters}',
             f'param_scheduler.1.end={iters}',
-            f'default_hooks.checkpoint.interval={iters}'
         ]
+        if cfg.model.get('seg_start_iter') is not None:
+            start = cfg.model.seg_start_iter * iters // max_iters
+            opts.append(f'model.seg_start_iter={start}')
+        max_iters = iters
+    opts.append('default_hooks.checkpoint.interval='
+                f'{min(ckpt_interval, max_iters)}')
     start = time.time()
     subprocess.run([
         sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-        '--cfg-options'
+        *(['--resume'] if resume else []), '--cfg-options'
     ] + opts, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return time.time() - start
 
@@ -104,6 +135,20 @@ def build_trained(config: str, ckpt: str) -> torch.nn.Module:
     model.load_state_dict(load_checkpoint_file(ckpt)['state_dict'])
     model.eval()
     return model
+
+
+def train_seconds(work_dir: str, seconds: float = None):
+    """Add an invocation's wall seconds to ``work_dir``'s record; return
+    the total and whether the training was resumed."""
+    path = osp.join(work_dir, 'train_seconds.json')
+    segments = []
+    if osp.isfile(path):
+        with open(path) as f:
+            segments = json.load(f)['segments']
+    if seconds is not None:
+        segments.append(seconds)
+        dump_json_atomic(dict(segments=segments), path)
+    return (sum(segments) if segments else None), len(segments) > 1
 
 
 def evaluate_model(config: str, model: torch.nn.Module, data_root: str,
@@ -171,12 +216,20 @@ def main() -> None:
         'random init)')
     parser.add_argument('--out', default='work_dirs/bench_camvid')
     parser.add_argument('--skip-train', action='store_true')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='continue interrupted trainings from their last checkpoint')
+    parser.add_argument(
+        '--ckpt-interval',
+        type=int,
+        default=250,
+        help='iterations between checkpoints (what --resume loses at most)')
     args = parser.parse_args()
     register_all_modules()
     data_root = osp.abspath(args.data_root)
     out = osp.join(REPO, args.out)
     os.makedirs(out, exist_ok=True)
-    names = {v: k for k, v in CONFIGS.items()}
     first_cfg = args.configs[0]
     # Every evaluation writes a protocol-carrying result file,
     # OUT/results/<run>/<split>_<kind>.json; the per-class table is
@@ -196,11 +249,13 @@ def main() -> None:
     }
     for config in args.configs:
         stem = osp.splitext(osp.basename(config))[0]
-        name = names.get(config, stem)
+        name = NAMES.get(config, stem)
         work_dir = osp.join(out, stem)
         seconds = None
         if not args.skip_train:
-            seconds = train(config, data_root, args.iters, work_dir)
+            seconds = train(config, data_root, args.iters, work_dir,
+                            args.ckpt_interval, args.resume)
+        seconds, resumed = train_seconds(work_dir, seconds)
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
         # One model for the three evaluations: a frozen backbone's
@@ -210,10 +265,16 @@ def main() -> None:
         results[name] = {
             'config': config,
             'checkpoint': osp.relpath(ckpt, REPO),
-            'train seconds': seconds
+            'train seconds': seconds,
+            'resumed': resumed
         }
-        for split, source, labels in (('train', 'patch_classifier', 'gt'),
-                                      ('val', 'patch_classifier', 'gt'),
+        # APC's pseudo masks come from its patch classifier, ToCo's and
+        # FSR's from their CAMs.
+        pseudo_source = prediction_source(
+            dict(Config.fromfile(osp.join(REPO, config)).model,
+                 infer_from='classifier'))
+        for split, source, labels in (('train', pseudo_source, 'gt'),
+                                      ('val', pseudo_source, 'gt'),
                                       ('val', 'decoder', 'none')):
             kind = 'seg' if source == 'decoder' else 'pseudo'
             metrics = evaluate_model(
@@ -243,6 +304,8 @@ def main() -> None:
             f'{r[k]:.0f}' if r.get(k) else '-'
             for k in ('train seconds', 'eval seconds')
         ]
+        if r.get('resumed'):
+            secs[0] += ' (resumed)'
         lines.append(f'| {name} | ' + ' | '.join(vals + secs) + ' |')
     table = '\n'.join(lines) + '\n'
     # The per-class table with the protocols, from the result files.

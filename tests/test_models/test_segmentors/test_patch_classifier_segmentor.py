@@ -226,3 +226,80 @@ def test_config_errors():
     bad['decode_head'] = dict(bad['decode_head'], num_classes=5)
     with pytest.raises(ValueError, match='num_classes'):
         MODELS.build(bad)
+
+
+def _outlined_square():
+    """A flat red square (pixels 16-47) on a blue 64x64 image whose patch
+    scores (8x8 grid of 8-px patches) give class 1 to the square's ring of
+    outline patches only and the background to its 2x2 interior patches:
+    the outlines a classifier trained from scratch finds."""
+    x = torch.zeros(1, 3, 64, 64)
+    x[:, 2] = 255.
+    x[:, :, 16:48, 16:48] = torch.tensor([255., 0., 0.])[:, None, None]
+    probs = torch.zeros(1, NUM_CLASSES, 8, 8)
+    probs[:, 0] = 0.9
+    probs[:, 1] = 0.05
+    probs[:, 2] = 0.05
+    ring = torch.zeros(8, 8, dtype=torch.bool)
+    ring[2:6, 2:6] = True
+    ring[3:5, 3:5] = False
+    probs[:, 0, ring] = 0.05
+    probs[:, 1, ring] = 0.9
+    return x, probs, torch.tensor([[1., 1., 0.]])
+
+
+def test_par_pseudo_labels_fill_flat_interiors():
+    """pseudo_label_cfg.par refines the patch scores with the image's
+    colours before painting: the square's flat interior, left to the
+    background by the patches, joins the square; the background stays."""
+    x, probs, labels = _outlined_square()
+    plain = MODELS.build(_cfg(data_preprocessor=None))
+    par = MODELS.build(
+        _cfg(data_preprocessor=None, pseudo_label_cfg=dict(par=dict())))
+    before = plain.pseudo_labels(x, probs, labels)[0]
+    after = par.pseudo_labels(x, probs, labels)[0]
+    assert before.shape == after.shape == (64, 64)
+    interior = (slice(24, 40), slice(24, 40))
+    assert torch.all(before[interior] == 0)
+    assert torch.all(after[interior] == 1)
+    assert torch.all(after[16:48, 16:48] == 1)
+    outside = torch.ones(64, 64, dtype=torch.bool)
+    outside[12:52, 12:52] = False
+    assert torch.all(after[outside] == 0)
+    # At a quarter of the size (16x16 cells of 4 px) the interior fills
+    # too; the labels come back at the input size.
+    small = MODELS.build(
+        _cfg(data_preprocessor=None,
+             pseudo_label_cfg=dict(par=dict(down_scale=4))))
+    quarter = small.pseudo_labels(x, probs, labels)[0]
+    assert quarter.shape == (64, 64)
+    assert torch.all(quarter[16:48, 16:48] == 1)
+    assert torch.all(quarter[outside] == 0)
+
+
+def test_par_pseudo_labels_reach_the_decoder():
+    """With par set, the decoder trains on the refined labels."""
+    torch.manual_seed(0)
+    model = MODELS.build(_cfg(pseudo_label_cfg=dict(par=dict())))
+    captured = {}
+    original = model.decode_head.loss
+
+    def spy(feats, samples, train_cfg):
+        captured['labels'] = torch.stack(
+            [s.gt_sem_seg.data[0] for s in samples])
+        return original(feats, samples, train_cfg)
+
+    model.decode_head.loss = spy
+    x, samples = _batch()
+    x = x * 255.
+    model.loss(x, samples)
+    feats = model.extract_feat(x)
+    probs = model.cls_head(model.classifier_feat(feats))
+    expected = model.pseudo_labels(
+        x, probs, torch.tensor([[1., 1., 0.], [1., 0., 1.]]))
+    assert torch.equal(captured['labels'], expected)
+
+
+def test_unknown_pseudo_label_key_is_refused():
+    with pytest.raises(ValueError, match='pseudo_label_cfg'):
+        MODELS.build(_cfg(pseudo_label_cfg=dict(par_cfg=dict())))

@@ -20,7 +20,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from wsss_mm.models.utils import (eval_mode, image_labels_from_views,
-                                  patch_to_pixel_labels)
+                                  patch_to_pixel_labels, pixel_adaptive_refine)
 from wsss_mm.registry import MODELS
 
 # Affine views for the equivariance loss, each self-contained on [.., h, w].
@@ -29,6 +29,14 @@ _VIEW_TRANSFORMS = {
     'vflip': lambda x: torch.flip(x, dims=(-2, )),
     'rot90': lambda x: torch.rot90(x, k=1, dims=(-2, -1)),
 }
+
+
+def denormalize_inputs(inputs: Tensor, data_preprocessor) -> Tensor:
+    """Network input back to 0-255 colours (clamped): undoes the data
+    preprocessor's normalisation when it has one."""
+    if getattr(data_preprocessor, '_enable_normalize', False):
+        inputs = inputs * data_preprocessor.std + data_preprocessor.mean
+    return inputs.clamp(0, 255)
 
 
 def stack_image_labels(data_samples: SampleList) -> Tensor:
@@ -127,7 +135,15 @@ class PatchClassifierSegmentor(BaseSegmentor):
             off, no gradient), as ViT-PCM computes it (its config sets
             it), at the cost of that extra forward pass.
         pseudo_label_cfg (dict, optional): ``ignore_thr`` (patches whose
-            best allowed score is below it are ignored by the decoder).
+            best allowed score is below it are ignored by the decoder) and
+            ``par`` (None: each patch paints its pixels; a dict of
+            :func:`~wsss_mm.models.utils.pixel_adaptive_refine` arguments
+            plus ``down_scale``, ``dict()`` for ToCo's at full size: the
+            patch scores are refined with the image's colour affinities at
+            ``1 / down_scale`` of the input size before painting, which
+            fills flat object interiors that a classifier trained from
+            scratch leaves to the background; not in the papers, an option
+            of this toolkit).
         infer_from (str): 'decoder' or 'classifier'.
         cls_thr (float): With ``infer_from='classifier'`` and no ground
             truth image labels, classes whose pooled score exceeds it are
@@ -203,6 +219,10 @@ class PatchClassifierSegmentor(BaseSegmentor):
                 equivariance.get('target_without_dropout', False))
             self.equivariance = MODELS.build(equivariance['loss'])
         self.pseudo_label_cfg = dict(pseudo_label_cfg or {})
+        unknown = set(self.pseudo_label_cfg) - {'ignore_thr', 'par'}
+        if unknown:
+            raise ValueError(f'unknown pseudo_label_cfg keys {unknown}; '
+                             "expected 'ignore_thr', 'par'")
         self.infer_from = infer_from
         self.cls_thr = cls_thr
         self.use_gt_image_labels = use_gt_image_labels
@@ -239,9 +259,7 @@ class PatchClassifierSegmentor(BaseSegmentor):
         losses, probs = self.cls_head.loss(cls_feat, image_labels)
 
         if self.with_decode_head:
-            pseudo = patch_to_pixel_labels(
-                probs.detach(), image_labels, tuple(inputs.shape[-2:]),
-                ignore_thr=self.pseudo_label_cfg.get('ignore_thr'))
+            pseudo = self.pseudo_labels(inputs, probs, image_labels)
             pseudo_samples = self._pseudo_samples(pseudo, data_samples)
             seg_losses = self.decode_head.loss(feats, pseudo_samples,
                                                self.train_cfg)
@@ -257,6 +275,29 @@ class PatchClassifierSegmentor(BaseSegmentor):
             losses[self.equivariance.loss_name] = self.equivariance(
                 target, probs2, image_labels, transform)
         return losses
+
+    @torch.no_grad()
+    def pseudo_labels(self, inputs: Tensor, probs: Tensor,
+                      image_labels: Tensor) -> Tensor:
+        """The decoder's pixel labels ``[B, H, W]`` from the patch scores
+        ``probs`` ``[B, C, h, w]`` (PAR-refined first when
+        ``pseudo_label_cfg.par`` is set)."""
+        scores = probs.detach()
+        par = self.pseudo_label_cfg.get('par')
+        if par is not None:
+            par = dict(par)
+            down_scale = par.pop('down_scale', 1)
+            images = denormalize_inputs(inputs, self.data_preprocessor)
+            h, w = inputs.shape[-2:]
+            images = F.interpolate(
+                images / 255., (h // down_scale, w // down_scale),
+                mode='bilinear', align_corners=False)
+            scores = pixel_adaptive_refine(images, scores, **par)
+        return patch_to_pixel_labels(
+            scores,
+            image_labels,
+            tuple(inputs.shape[-2:]),
+            ignore_thr=self.pseudo_label_cfg.get('ignore_thr'))
 
     def classifier_probs_without_dropout(self, inputs: Tensor) -> Tensor:
         """Patch probabilities ``[B, C, h, w]`` of the classifier with the

@@ -25,7 +25,8 @@ from wsss_mm.models.utils import (cam_to_label, cam_to_roi_mask,
                                   refine_cams_with_background,
                                   token_contrast_loss)
 from wsss_mm.registry import MODELS
-from .patch_classifier_segmentor import (image_labels_for_inference,
+from .patch_classifier_segmentor import (denormalize_inputs,
+                                         image_labels_for_inference,
                                          img_metas_for_inference,
                                          refuse_pixel_ground_truth,
                                          stack_image_labels)
@@ -230,13 +231,6 @@ class ToCo(BaseSegmentor):
             rows.append([0, int(h), 0, int(w)])
         return torch.tensor(rows, device=device, dtype=torch.long)
 
-    def denormalize(self, inputs: Tensor) -> Tensor:
-        """Network input back to 0-255 colours (clamped)."""
-        pre = self.data_preprocessor
-        if getattr(pre, '_enable_normalize', False):
-            inputs = inputs * pre.std + pre.mean
-        return inputs.clamp(0, 255)
-
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
         """Losses from image-level labels only.
 
@@ -372,7 +366,8 @@ class ToCo(BaseSegmentor):
             for i, (y0, y1, x0, x1) in enumerate(img_box.tolist()):
                 roi[i, y0:y1, x0:x1] = 1
             losses[self.reg_loss.loss_name] = self.reg_loss(
-                self.denormalize(inputs), up, pseudo, roi)
+                denormalize_inputs(inputs, self.data_preprocessor), up,
+                pseudo, roi)
         return losses
 
     @torch.no_grad()
@@ -382,7 +377,7 @@ class ToCo(BaseSegmentor):
         ``refine_cams_with_bkg_v2`` on ``cam * cls_label``)."""
         cfg, par = self.cam_cfg, self.par_cfg
         valid_cam = cam * cls_label[:, :, None, None]
-        images = self.denormalize(inputs) / 255.
+        images = denormalize_inputs(inputs, self.data_preprocessor) / 255.
 
         def refine(img: Tensor, probs: Tensor) -> Tensor:
             return pixel_adaptive_refine(img, probs, par['dilations'],
