@@ -7,7 +7,10 @@
 # attention (radius 1 patch per block) and a background prior (the
 # background's image score is the mean of its top 40 % of patch scores);
 # adaptive-K keeps up to 12 patches (a demo shape covers 8-38 patches of
-# 8 px; 6 left the shapes under-segmented). `tools/run_demo.sh` evaluates
+# 8 px; 6 left the shapes under-segmented). The decoder's pseudo labels are
+# the patch scores refined with PAR (the image's colour affinities, at a
+# quarter of the input size) before painting: the classifier alone finds
+# the shapes' outlines and leaves their flat interiors to the background. `tools/run_demo.sh` evaluates
 # the decoder without and with dense CRF (`tools/test.py --crf`, APC's
 # published post-processing). Figures per seed: benchmarks/demo_seeds.md.
 _base_ = [
@@ -34,6 +37,7 @@ model = dict(
         num_classes=num_classes,
         pooling=dict(k_max=12),
         bg_pooling=dict(type='TopKRatioPool', ratio=0.4)),
+    pseudo_label_cfg=dict(par=dict(down_scale=4)),
     decode_head=dict(
         in_channels=[embed_dims] * 2,
         in_index=[0, 1],
