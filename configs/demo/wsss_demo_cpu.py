@@ -3,16 +3,20 @@
 # demo_shapes data (tools/dataset_converters/make_demo_data.py), trained from
 # image-level labels only on CPU in a few minutes; then mIoU on val.
 # Against the seed-dependent failure of a ViT trained from scratch
-# (configs/apc/README.md, "Options for models trained from scratch"): local
-# attention (radius 1 patch per block) and a background prior (the
-# background's image score is the mean of its top 40 % of patch scores);
-# adaptive-K keeps up to 12 patches (a demo shape covers 8-38 patches of
-# 8 px; 6 left the shapes under-segmented). The decoder's pseudo labels are
-# the patch scores refined with PAR (the image's colour affinities, at a
-# quarter of the input size) before painting: the classifier alone finds
-# the shapes' outlines and leaves their flat interiors to the background. `tools/run_demo.sh` evaluates
-# the decoder without and with dense CRF (`tools/test.py --crf`, APC's
-# published post-processing). Figures per seed: benchmarks/demo_seeds.md.
+# (configs/apc/README.md, "Options for models trained from scratch"):
+# - local attention, radius 1 patch per block (radius 2 collapsed seeds 1
+#   and 2);
+# - a background prior: the background's image score is the mean of its
+#   top 40 % of patch scores;
+# - adaptive-K keeps up to 12 patches (a demo shape covers 8-38 patches of
+#   8 px; 6 left the shapes under-segmented);
+# - the decoder's pseudo labels are the patch scores refined with PAR (the
+#   image's colour affinities, at a quarter of the input size) before
+#   painting: the classifier alone finds the shapes' outlines and leaves
+#   their flat interiors to the background.
+# `tools/run_demo.sh` evaluates the decoder without and with dense CRF
+# (`tools/test.py --crf`, APC's published post-processing). Figures per
+# seed: benchmarks/demo_seeds.md.
 _base_ = [
     '../_base_/models/apc_vit-tiny-p8.py', '../_base_/datasets/demo_shapes.py',
     '../_base_/default_runtime.py',
