@@ -131,10 +131,9 @@ def test_classifier_inference_respects_image_labels():
     assert scores.shape == (2, NUM_CLASSES, 32, 32)
 
 
-def test_pseudo_labels_follow_the_classifier():
-    """The decoder's targets are the classifier's patch argmax restricted to
-    the image labels, painted on the pixels."""
-    model = MODELS.build(_cfg())
+def _capture_decoder_labels(model) -> dict:
+    """Record the pixel labels the decode head trains on under
+    ``captured['labels']`` ``[B, H, W]``."""
     captured = {}
     original = model.decode_head.loss
 
@@ -144,6 +143,14 @@ def test_pseudo_labels_follow_the_classifier():
         return original(feats, samples, train_cfg)
 
     model.decode_head.loss = spy
+    return captured
+
+
+def test_pseudo_labels_follow_the_classifier():
+    """The decoder's targets are the classifier's patch argmax restricted to
+    the image labels, painted on the pixels."""
+    model = MODELS.build(_cfg())
+    captured = _capture_decoder_labels(model)
     x, samples = _batch()
     model.loss(x, samples)
     labels = captured['labels']
@@ -281,15 +288,7 @@ def test_par_pseudo_labels_reach_the_decoder():
     """With par set, the decoder trains on the refined labels."""
     torch.manual_seed(0)
     model = MODELS.build(_cfg(pseudo_label_cfg=dict(par=dict())))
-    captured = {}
-    original = model.decode_head.loss
-
-    def spy(feats, samples, train_cfg):
-        captured['labels'] = torch.stack(
-            [s.gt_sem_seg.data[0] for s in samples])
-        return original(feats, samples, train_cfg)
-
-    model.decode_head.loss = spy
+    captured = _capture_decoder_labels(model)
     x, samples = _batch()
     x = x * 255.
     model.loss(x, samples)
