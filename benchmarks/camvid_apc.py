@@ -18,8 +18,8 @@ and OUT/results.json; with ``--skip-train`` existing checkpoints are only
 evaluated. Trainings save a checkpoint every ``--ckpt-interval``
 iterations; ``--resume`` continues interrupted ones from their last
 checkpoint (mmengine's resume: optimizer, schedules and, for FSR, the
-teacher), and their wall time is the sum of the finished invocations,
-marked "(resumed)".
+teacher); their wall time is the sum of the invocations that finished
+(a killed one is not counted), marked "(resumed: at least)".
 
 Protocol (docs/evaluation.md): each 480x360 CamVid image is cut into 4x3
 tiles of 120x120; a tile's image labels are the classes covering >= 1% of
@@ -137,18 +137,24 @@ def build_trained(config: str, ckpt: str) -> torch.nn.Module:
     return model
 
 
-def train_seconds(work_dir: str, seconds: float = None):
-    """Add an invocation's wall seconds to ``work_dir``'s record; return
-    the total and whether the training was resumed."""
+def train_seconds(work_dir: str,
+                  seconds: float = None,
+                  resumed: bool = False):
+    """Add a finished invocation's wall seconds to ``work_dir``'s record
+    (``resumed``: it continued from a checkpoint); return the total and
+    whether any invocation resumed. An invocation that was killed adds
+    nothing, so a resumed total is a lower bound."""
     path = osp.join(work_dir, 'train_seconds.json')
-    segments = []
+    record = dict(segments=[], resumed=False)
     if osp.isfile(path):
         with open(path) as f:
-            segments = json.load(f)['segments']
+            record.update(json.load(f))
     if seconds is not None:
-        segments.append(seconds)
-        dump_json_atomic(dict(segments=segments), path)
-    return (sum(segments) if segments else None), len(segments) > 1
+        record['segments'].append(seconds)
+        record['resumed'] = record['resumed'] or resumed
+        dump_json_atomic(record, path)
+    total = sum(record['segments']) if record['segments'] else None
+    return total, record['resumed']
 
 
 def evaluate_model(config: str, model: torch.nn.Module, data_root: str,
@@ -252,10 +258,12 @@ def main() -> None:
         name = NAMES.get(config, stem)
         work_dir = osp.join(out, stem)
         seconds = None
+        resuming = args.resume and osp.isfile(
+            osp.join(work_dir, 'last_checkpoint'))
         if not args.skip_train:
             seconds = train(config, data_root, args.iters, work_dir,
                             args.ckpt_interval, args.resume)
-        seconds, resumed = train_seconds(work_dir, seconds)
+        seconds, resumed = train_seconds(work_dir, seconds, resuming)
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
         # One model for the three evaluations: a frozen backbone's
@@ -305,7 +313,7 @@ def main() -> None:
             for k in ('train seconds', 'eval seconds')
         ]
         if r.get('resumed'):
-            secs[0] += ' (resumed)'
+            secs[0] += ' (resumed: at least)'
         lines.append(f'| {name} | ' + ' | '.join(vals + secs) + ' |')
     table = '\n'.join(lines) + '\n'
     # The per-class table with the protocols, from the result files.
