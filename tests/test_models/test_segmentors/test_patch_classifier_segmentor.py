@@ -255,10 +255,19 @@ def _outlined_square():
     return x, probs, torch.tensor([[1., 1., 0.]])
 
 
-def test_par_pseudo_labels_fill_flat_interiors():
+def test_par_pseudo_labels_fill_flat_interiors(monkeypatch):
     """pseudo_label_cfg.par refines the patch scores with the image's
     colours before painting: the square's flat interior, left to the
     background by the patches, joins the square; the background stays."""
+    import wsss_mm.models.segmentors.patch_classifier_segmentor as pcs
+    refined_sizes = []
+    real_refine = pcs.pixel_adaptive_refine
+
+    def recording_refine(images, masks, **kwargs):
+        refined_sizes.append(tuple(images.shape[-2:]))
+        return real_refine(images, masks, **kwargs)
+
+    monkeypatch.setattr(pcs, 'pixel_adaptive_refine', recording_refine)
     x, probs, labels = _outlined_square()
     plain = MODELS.build(_cfg(data_preprocessor=None))
     par = MODELS.build(
@@ -279,6 +288,7 @@ def test_par_pseudo_labels_fill_flat_interiors():
         _cfg(data_preprocessor=None,
              pseudo_label_cfg=dict(par=dict(down_scale=4))))
     quarter = small.pseudo_labels(x, probs, labels)[0]
+    assert refined_sizes == [(64, 64), (16, 16)]
     assert quarter.shape == (64, 64)
     assert torch.all(quarter[16:48, 16:48] == 1)
     assert torch.all(quarter[outside] == 0)
