@@ -97,3 +97,33 @@ def test_bilateral_filter_equals_cdist_version_and_float64():
     half = bilateral_filter(img, vals.half(), 15., 50.)
     assert half.dtype == torch.half
     assert torch.allclose(half.float(), new, rtol=1e-2)
+
+
+def test_bilateral_filter_default_block_side_by_device(monkeypatch):
+    """Without ``chunk`` the block side is the device's (512 on CPU, 4096
+    on CUDA: 512 is launch-bound there); the blocks are counted through
+    ``torch.bmm`` (one product per block plus one per mirrored block)."""
+    from wsss_mm.models.utils import dense_energy
+    assert dense_energy.default_chunk(torch.device('cpu')) == 512
+    assert dense_energy.default_chunk(torch.device('cuda', 0)) == 4096
+    assert dense_energy.default_chunk(torch.device('meta')) == 512
+    calls = []
+    bmm = torch.bmm
+
+    def counting_bmm(*args):
+        calls.append(1)
+        return bmm(*args)
+
+    monkeypatch.setattr(torch, 'bmm', counting_bmm)
+    monkeypatch.setitem(dense_energy.DEFAULT_CHUNKS, 'cpu', 8)
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 3, 6, 6, generator=g) * 255
+    vals = torch.rand(1, 2, 6, 6, generator=g)
+    out = bilateral_filter(img, vals, 15., 5.)
+    # 36 pixels in blocks of 8: 5 x 5 blocks, 15 computed (upper
+    # triangle), each 2 products, 10 mirrored with one more
+    assert len(calls) == 15 * 2 + 10
+    calls.clear()
+    ref = bilateral_filter(img, vals, 15., 5., chunk=36)
+    assert len(calls) == 2
+    assert torch.allclose(out, ref, rtol=1e-5, atol=0)

@@ -68,8 +68,10 @@ class DenseEnergyLoss(nn.Module):
         sigma_xy (float): Spatial kernel width (pixels). Defaults to 100.
         scale_factor (float): Computed at this scale. Defaults to 0.5.
         ignore_index (int): Unlabeled pixels. Defaults to 255.
-        chunk (int): Kernel rows of each image per step (memory: batch x
-            chunk x pixels values). Defaults to 512.
+        chunk (int, optional): Side of the kernel blocks computed at once
+            (memory: batch x chunk x chunk values). Defaults to None: 512
+            on CPU, 4096 on CUDA
+            (:func:`~wsss_mm.models.utils.bilateral_filter`).
         loss_name (str): Defaults to 'loss_reg'.
     """
 
@@ -80,7 +82,7 @@ class DenseEnergyLoss(nn.Module):
                  sigma_xy: float = 100.,
                  scale_factor: float = 0.5,
                  ignore_index: int = 255,
-                 chunk: int = 512,
+                 chunk: Optional[int] = None,
                  loss_name: str = 'loss_reg') -> None:
         super().__init__()
         self.loss_weight = loss_weight

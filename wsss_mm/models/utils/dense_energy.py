@@ -14,14 +14,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['bilateral_filter', 'dense_energy_loss', 'scaled_dense_energy']
+__all__ = [
+    'bilateral_filter', 'dense_energy_loss', 'scaled_dense_energy',
+    'default_chunk'
+]
+
+# Kernel block side by device type: 512 keeps a block in cache on CPU; on
+# a GPU a step at 512 is launch-bound (ToCo at 448 px: about 4,900 blocks,
+# 14,500 products, 0.63 s of a 0.86 s ViT-B step on an H100).
+DEFAULT_CHUNKS = dict(cpu=512, cuda=4096)
+
+
+def default_chunk(device: torch.device) -> int:
+    """Kernel block side :func:`bilateral_filter` uses on ``device``
+    when none is given (512 where the device type is not listed)."""
+    return DEFAULT_CHUNKS.get(device.type, DEFAULT_CHUNKS['cpu'])
 
 
 def bilateral_filter(images: Tensor,
                      values: Tensor,
                      sigma_rgb: float,
                      sigma_xy: float,
-                     chunk: int = 512) -> Tensor:
+                     chunk: Optional[int] = None) -> Tensor:
     """Exact bilateral (Gaussian in position and colour) filtering.
 
     ``out_i = sum_j exp(-|p_i - p_j|^2 / (2 sigma_xy^2)
@@ -45,14 +59,19 @@ def bilateral_filter(images: Tensor,
         images (Tensor): ``[B, 3, H, W]`` colours (ToCo: 0-255 RGB).
         values (Tensor): ``[B, K, H, W]`` maps to filter.
         sigma_rgb, sigma_xy (float): Kernel widths (colour, pixels).
-        chunk (int): Side of the blocks of each image's ``N x N`` kernel
-            computed at once (memory: ``B x chunk x chunk`` values).
+        chunk (int, optional): Side of the blocks of each image's ``N x
+            N`` kernel computed at once (memory: ``B x chunk x chunk``
+            values). None: :func:`default_chunk` of the device (512 on
+            CPU, 4096 on CUDA). The result does not depend on it beyond
+            float rounding.
 
     Returns:
         Tensor: ``[B, K, H, W]`` filtered maps.
     """
     b, k, h, w = values.shape
     n = h * w
+    if chunk is None:
+        chunk = default_chunk(values.device)
     # float32 at least, autocast off: the exponent is a difference of
     # squared norms, which half precision would not resolve
     dtype = torch.promote_types(values.dtype, torch.float32)
@@ -96,7 +115,7 @@ def dense_energy_loss(images: Tensor,
                       unlabeled: Tensor,
                       sigma_rgb: float = 15.,
                       sigma_xy: float = 100.,
-                      chunk: int = 512) -> Tensor:
+                      chunk: Optional[int] = None) -> Tensor:
     """Dense CRF energy of soft segmentations (ToCo's
     ``DenseEnergyLossFunction``), value and gradient as ToCo's.
 
@@ -113,7 +132,7 @@ def dense_energy_loss(images: Tensor,
         roi (Tensor): ``[B, H, W]`` 1 inside the valid region, else 0.
         unlabeled (Tensor): ``[B, H, W]`` bool, ignored pseudo-label pixels.
         sigma_rgb, sigma_xy (float): Kernel widths.
-        chunk (int): See :func:`bilateral_filter`.
+        chunk (int, optional): See :func:`bilateral_filter`.
 
     Returns:
         Tensor: Scalar loss.
@@ -140,7 +159,7 @@ def scaled_dense_energy(images: Tensor,
                         sigma_rgb: float = 15.,
                         sigma_xy: float = 100.,
                         ignore_index: int = 255,
-                        chunk: int = 512) -> Tensor:
+                        chunk: Optional[int] = None) -> Tensor:
     """ToCo's ``get_energy_loss`` + ``DenseEnergyLoss.forward`` (without
     its weight): softmax of ``logits``, everything resized by
     ``scale_factor`` (images and ``roi`` nearest, probabilities bilinear,
@@ -155,7 +174,7 @@ def scaled_dense_energy(images: Tensor,
         scale_factor (float): Resize factor.
         sigma_rgb, sigma_xy (float): Kernel widths at full size.
         ignore_index (int): Ignored label.
-        chunk (int): See :func:`bilateral_filter`.
+        chunk (int, optional): See :func:`bilateral_filter`.
     """
     probs = F.softmax(logits, dim=1)
     if roi is None:
